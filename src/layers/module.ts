@@ -1,0 +1,123 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { layers, LayerVariable } from '@tensorflow/tfjs-layers';
+import { deriveSeed } from '../utils/random.js';
+import { initTensor, type Init } from './init.js';
+
+/** A weight of a {@link Module}, as tfjs-layers holds it. */
+export type Weight = LayerVariable;
+
+/**
+ * Base class of every building block: a tfjs-layers `Layer` (so it composes
+ * and serialises the host framework's way) that also knows its weights and
+ * sub-modules by name, in the reference implementation's dotted `state_dict`
+ * naming (`blocks.0.attn.qkv.weight`). Weight import and export go through
+ * {@link Module.namedWeights}.
+ *
+ * Weights are created in the constructor (every dimension is known from the
+ * config), each from its own seed derived from the module's seed and the
+ * weight's name, so initial weights are reproducible.
+ */
+export abstract class Module extends layers.Layer {
+  /** Own weights by local name (`weight`, `bias`, `cls_token`, ...). */
+  private readonly ownWeights = new Map<string, Weight>();
+  /** Sub-modules by local name (`attn`, `mlp`, `blocks.0`, ...). */
+  private readonly subModules = new Map<string, Module>();
+  /** Seed from which every weight seed of this module is derived. */
+  protected readonly seed: number;
+
+  constructor(args: { name?: string; seed?: number; trainable?: boolean } = {}) {
+    super({ name: args.name, trainable: args.trainable ?? true });
+    this.seed = args.seed ?? 0;
+    this.built = true;
+  }
+
+  /**
+   * Creates a weight. `name` is the reference's local key (`weight`, `bias`,
+   * `gamma`); `init` draws from a seed derived from the module seed and name.
+   */
+  protected addParam(name: string, shape: number[], init: Init, trainable = true): Weight {
+    if (this.ownWeights.has(name) || this.subModules.has(name)) {
+      throw new Error(`${this.getClassName()}: duplicate weight name '${name}'`);
+    }
+    const value = initTensor(init, shape, deriveSeed(this.seed, name));
+    const v = new LayerVariable(value, 'float32', `${this.name}/${name}`, trainable);
+    value.dispose();
+    this.ownWeights.set(name, v);
+    return v;
+  }
+
+  /** Registers a sub-module under its reference key and returns it. */
+  protected addModule<M extends Module>(name: string, module: M): M {
+    if (this.ownWeights.has(name) || this.subModules.has(name)) {
+      throw new Error(`${this.getClassName()}: duplicate sub-module name '${name}'`);
+    }
+    this.subModules.set(name, module);
+    return module;
+  }
+
+  /** Seed for a sub-module named `name` (derived, so siblings differ). */
+  protected childSeed(name: string): number {
+    return deriveSeed(this.seed, name);
+  }
+
+  /**
+   * Every weight of this module and its sub-modules, keyed by dotted path in
+   * the reference naming (`prefix` is prepended, with a dot).
+   */
+  namedWeights(prefix = ''): Map<string, Weight> {
+    const out = new Map<string, Weight>();
+    const p = prefix === '' ? '' : `${prefix}.`;
+    for (const [k, v] of this.ownWeights) out.set(p + k, v);
+    for (const [k, m] of this.subModules) {
+      for (const [kk, v] of m.namedWeights(p + k)) out.set(kk, v);
+    }
+    return out;
+  }
+
+  /** Sub-modules by local name, in registration order. */
+  children(): Map<string, Module> {
+    return new Map(this.subModules);
+  }
+
+  override get trainableWeights(): LayerVariable[] {
+    if (!this.trainable) return [];
+    return [...this.namedWeights().values()].filter((w) => w.trainable);
+  }
+
+  override set trainableWeights(_w: LayerVariable[]) {
+    throw new Error(`${this.getClassName()}: weights are managed by name; use namedWeights()`);
+  }
+
+  override get nonTrainableWeights(): LayerVariable[] {
+    const all = [...this.namedWeights().values()];
+    return this.trainable ? all.filter((w) => !w.trainable) : all;
+  }
+
+  override set nonTrainableWeights(_w: LayerVariable[]) {
+    throw new Error(`${this.getClassName()}: weights are managed by name; use namedWeights()`);
+  }
+
+  /** The tfjs variables to optimise (what `tf.variableGrads` takes). */
+  trainableVariables(): tf.Variable[] {
+    return this.trainableWeights.map((w) => w.read() as tf.Variable);
+  }
+
+  /** Number of scalar weights (trainable and not). */
+  override countParams(): number {
+    let n = 0;
+    for (const w of this.namedWeights().values()) n += w.shape.reduce((a, b) => a! * b!, 1)!;
+    return n;
+  }
+
+  /** Disposes every weight of this module and its sub-modules. */
+  override dispose(): { refCountAfterDispose: number; numDisposedVariables: number } {
+    let n = 0;
+    for (const w of this.namedWeights().values()) {
+      if (!w.read().isDisposed) {
+        w.dispose();
+        n++;
+      }
+    }
+    return { refCountAfterDispose: 0, numDisposedVariables: n };
+  }
+}

@@ -1,0 +1,2 @@
+export { matMul, linear, setExplicitTranspose } from './matmul.js';
+export { ensureGradients } from './gradients.js';

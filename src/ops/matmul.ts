@@ -1,0 +1,103 @@
+import * as tf from '@tensorflow/tfjs-core';
+
+/**
+ * Every matrix product of the library goes through this file, so that the
+ * backend-specific fast paths live in one place.
+ *
+ * Why: on the WASM backend a rank-2 product without transpose flags runs
+ * about 10x faster than a transposed or batched one, and tfjs's own matMul
+ * gradient uses the transpose flags. So on WASM we transpose explicitly, and
+ * the gradient (ours, via `customGrad`) is written with the same helper.
+ */
+
+let explicitTransposeOverride: boolean | undefined;
+
+/**
+ * Forces (true) or forbids (false) explicit transposes instead of matMul's
+ * transpose flags; `undefined` restores the default (explicit on `wasm`).
+ * Meant for benchmarks and tests that compare the two paths.
+ */
+export function setExplicitTranspose(value: boolean | undefined): void {
+  explicitTransposeOverride = value;
+}
+
+function useExplicitTranspose(): boolean {
+  if (explicitTransposeOverride !== undefined) return explicitTransposeOverride;
+  return tf.getBackend() === 'wasm';
+}
+
+function swapLast(x: tf.Tensor): tf.Tensor {
+  const perm = x.shape.map((_, i) => i);
+  const r = x.rank;
+  perm[r - 2] = r - 1;
+  perm[r - 1] = r - 2;
+  return tf.transpose(x, perm);
+}
+
+/** The forward product, with flags or explicit transposes by backend. */
+function rawMatMul(a: tf.Tensor, b: tf.Tensor, ta: boolean, tb: boolean): tf.Tensor {
+  if (useExplicitTranspose() && (ta || tb)) {
+    return tf.tidy(() => tf.matMul(ta ? swapLast(a) : a, tb ? swapLast(b) : b));
+  }
+  return tf.matMul(a, b, ta, tb);
+}
+
+type MatMulFn = (a: tf.Tensor, b: tf.Tensor) => tf.Tensor;
+const variants = new Map<string, MatMulFn>();
+
+function variant(ta: boolean, tb: boolean): MatMulFn {
+  const key = `${ta}${tb}`;
+  let fn = variants.get(key);
+  if (fn === undefined) {
+    fn = tf.customGrad(((a: tf.Tensor, b: tf.Tensor, save: tf.GradSaveFunc) => {
+      save([a, b]);
+      return {
+        value: rawMatMul(a, b, ta, tb),
+        gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+          const [sa, sb] = saved as [tf.Tensor, tf.Tensor];
+          // c = op(a) op(b); the four cases of the chain rule.
+          if (!ta && !tb) return [rawMatMul(dy, sb, false, true), rawMatMul(sa, dy, true, false)];
+          if (!ta && tb) return [rawMatMul(dy, sb, false, false), rawMatMul(dy, sa, true, false)];
+          if (ta && !tb) return [rawMatMul(sb, dy, false, true), rawMatMul(sa, dy, false, false)];
+          return [rawMatMul(sb, dy, true, true), rawMatMul(dy, sa, true, true)];
+        },
+      };
+    }) as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as MatMulFn;
+    variants.set(key, fn);
+  }
+  return fn;
+}
+
+/**
+ * Matrix product `op(a) @ op(b)` of two tensors of equal rank (2 or more;
+ * leading dimensions are batch dimensions and must be equal), where `op`
+ * transposes the last two axes when the flag is set. Gradients flow to both
+ * operands on every backend.
+ */
+export function matMul(a: tf.Tensor, b: tf.Tensor, transposeA = false, transposeB = false): tf.Tensor {
+  if (a.rank < 2 || a.rank !== b.rank) {
+    throw new Error(
+      `matMul: operands must have equal rank >= 2, got a.shape=[${a.shape}] and b.shape=[${b.shape}]`,
+    );
+  }
+  return variant(transposeA, transposeB)(a, b);
+}
+
+/**
+ * A linear map `y = x W + b` over the last axis: `x` is `[..., in]`, `weight`
+ * is `[in, out]` (tfjs layout; PyTorch's `[out, in]` is transposed once at
+ * import), `bias` is `[out]`. Computed as one rank-2 product.
+ */
+export function linear(x: tf.Tensor, weight: tf.Tensor, bias?: tf.Tensor | null): tf.Tensor {
+  return tf.tidy(() => {
+    const inDim = weight.shape[0]!;
+    const outDim = weight.shape[1]!;
+    if (x.shape[x.rank - 1] !== inDim) {
+      throw new Error(`linear: input has ${x.shape[x.rank - 1]} features, weight expects ${inDim}`);
+    }
+    const flat = x.rank === 2 ? x : tf.reshape(x, [-1, inDim]);
+    let y = matMul(flat, weight);
+    if (bias) y = tf.add(y, bias);
+    return x.rank === 2 ? y : tf.reshape(y, [...x.shape.slice(0, -1), outDim]);
+  });
+}

@@ -1,0 +1,1 @@
+export { Rng, deriveSeed } from './random.js';

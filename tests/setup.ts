@@ -1,0 +1,3 @@
+import { useBackend } from './backend.js';
+
+await useBackend();
