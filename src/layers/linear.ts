@@ -55,7 +55,9 @@ export class Linear extends Module {
       seed: config.seed ?? 0,
       init,
     };
-    this.weight = this.addParam('weight', [config.inFeatures, config.outFeatures], init);
+    this.weight = this.addParam('weight', [config.inFeatures, config.outFeatures], init, {
+      layout: { kind: 'linear' },
+    });
     this.bias = this.config.bias ? this.addParam('bias', [config.outFeatures], { kind: 'zeros' }) : null;
   }
 

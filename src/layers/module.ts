@@ -2,9 +2,32 @@ import * as tf from '@tensorflow/tfjs-core';
 import { layers, LayerVariable } from '@tensorflow/tfjs-layers';
 import { deriveSeed } from '../utils/random.js';
 import { initTensor, type Init } from './init.js';
+import { ensureGradients } from '../ops/gradients.js';
 
 /** A weight of a {@link Module}, as tfjs-layers holds it. */
 export type Weight = LayerVariable;
+
+/**
+ * How a weight is laid out in the PyTorch reference, so import and export can
+ * convert once at the boundary:
+ * - `same`: identical shape and order (LayerNorm, biases, tokens, tables);
+ * - `linear`: PyTorch `nn.Linear` `[out, in]`, stored here `[in, out]`;
+ * - `convMatrix`: PyTorch `Conv2d` `[out, in, kh, kw]`, stored here as the
+ *   matrix `[kh * kw * in, out]` whose row `(i * kw + j) * in + c` is kernel
+ *   position `(i, j)`, input channel `c` (the NHWC patchify order).
+ */
+export type TorchLayout =
+  | { kind: 'same' }
+  | { kind: 'linear' }
+  | { kind: 'convMatrix'; kh: number; kw: number; inChannels: number };
+
+/** Options of {@link Module.addParam}. */
+export interface ParamOptions {
+  /** Whether an optimiser updates it. Default `true`. */
+  trainable?: boolean;
+  /** PyTorch layout of this weight. Default `{ kind: 'same' }`. */
+  layout?: TorchLayout;
+}
 
 /**
  * Base class of every building block: a tfjs-layers `Layer` (so it composes
@@ -20,6 +43,7 @@ export type Weight = LayerVariable;
 export abstract class Module extends layers.Layer {
   /** Own weights by local name (`weight`, `bias`, `cls_token`, ...). */
   private readonly ownWeights = new Map<string, Weight>();
+  private readonly ownLayouts = new Map<string, TorchLayout>();
   /** Sub-modules by local name (`attn`, `mlp`, `blocks.0`, ...). */
   private readonly subModules = new Map<string, Module>();
   /** Seed from which every weight seed of this module is derived. */
@@ -27,6 +51,8 @@ export abstract class Module extends layers.Layer {
 
   constructor(args: { name?: string; seed?: number; trainable?: boolean } = {}) {
     super({ name: args.name, trainable: args.trainable ?? true });
+    // Gradients are registered by the library itself, wherever it is imported.
+    ensureGradients();
     this.seed = args.seed ?? 0;
     this.built = true;
   }
@@ -35,7 +61,8 @@ export abstract class Module extends layers.Layer {
    * Creates a weight. `name` is the reference's local key (`weight`, `bias`,
    * `gamma`); `init` draws from a seed derived from the module seed and name.
    */
-  protected addParam(name: string, shape: number[], init: Init, trainable = true): Weight {
+  protected addParam(name: string, shape: number[], init: Init, options: ParamOptions = {}): Weight {
+    const trainable = options.trainable ?? true;
     if (this.ownWeights.has(name) || this.subModules.has(name)) {
       throw new Error(`${this.getClassName()}: duplicate weight name '${name}'`);
     }
@@ -43,6 +70,7 @@ export abstract class Module extends layers.Layer {
     const v = new LayerVariable(value, 'float32', `${this.name}/${name}`, trainable);
     value.dispose();
     this.ownWeights.set(name, v);
+    this.ownLayouts.set(name, options.layout ?? { kind: 'same' });
     return v;
   }
 
@@ -70,6 +98,17 @@ export abstract class Module extends layers.Layer {
     for (const [k, v] of this.ownWeights) out.set(p + k, v);
     for (const [k, m] of this.subModules) {
       for (const [kk, v] of m.namedWeights(p + k)) out.set(kk, v);
+    }
+    return out;
+  }
+
+  /** The PyTorch layout of every weight, keyed like {@link Module.namedWeights}. */
+  namedLayouts(prefix = ''): Map<string, TorchLayout> {
+    const out = new Map<string, TorchLayout>();
+    const p = prefix === '' ? '' : `${prefix}.`;
+    for (const [k, v] of this.ownLayouts) out.set(p + k, v);
+    for (const [k, m] of this.subModules) {
+      for (const [kk, v] of m.namedLayouts(p + k)) out.set(kk, v);
     }
     return out;
   }
