@@ -1,0 +1,175 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { serialization } from '@tensorflow/tfjs-core';
+import { matMul } from '../ops/matmul.js';
+import { Linear } from './linear.js';
+import { Module, type Weight } from './module.js';
+
+/**
+ * Where the fused `qkv` projection gets its bias:
+ * - `qkv`: its own `qkv.bias` `[3D]` (timm `qkv_bias=True`, ViT, MAE);
+ * - `none`: no bias (timm `qkv_bias=False`);
+ * - `qv`: BEiT's form: separate `q_bias` and `v_bias` `[D]` parameters, the
+ *   bias used is `[q_bias, zeros(D), v_bias]` (no key bias: it cancels in the
+ *   softmax), as BEiT, BEiT v2 and SimMIM's ViT.
+ */
+export type QkvBias = 'qkv' | 'none' | 'qv';
+
+/** Config of {@link Attention}. */
+export interface AttentionConfig {
+  /** Token width `D`. */
+  dim: number;
+  /** Number of heads; must divide `dim`. Default 8 (timm `Attention`). */
+  numHeads?: number;
+  /**
+   * Bias of the `qkv` projection. Default `'qkv'`: timm's `VisionTransformer`
+   * default (`qkv_bias=True`), which every published ViT/MAE checkpoint has
+   * (timm's bare `Attention` defaults to no bias).
+   */
+  qkvBias?: QkvBias;
+  /** Whether the output projection `proj` has a bias. Default `true` (timm). */
+  projBias?: boolean;
+  /** Seed of the initial weights. Default 0. */
+  seed?: number;
+  /** Layer name. */
+  name?: string;
+}
+
+/** Options of {@link Attention.forward}. */
+export interface AttentionForwardOptions {
+  /** Also return the attention probabilities. Default false. */
+  returnAttention?: boolean;
+}
+
+/** Output of {@link Attention.forward}. */
+export interface AttentionOutput {
+  /** `[B, N, D]`. */
+  out: tf.Tensor3D;
+  /** `[B, heads, N, N]` softmax probabilities over keys, when asked for. */
+  attn?: tf.Tensor4D;
+}
+
+/** Per-head queries, keys and values, each `[B, heads, N, D/heads]`. */
+export interface QkvHeads {
+  q: tf.Tensor4D;
+  k: tf.Tensor4D;
+  v: tf.Tensor4D;
+}
+
+/**
+ * Multi-head self-attention (Vaswani et al., 2017) in timm's ViT form
+ * (`timm.models.vision_transformer.Attention`): one fused `qkv` Linear whose
+ * output channels `[0, D)` are q, `[D, 2D)` k and `[2D, 3D)` v; head `h` owns
+ * channels `[h*d, (h+1)*d)` with `d = D / heads`;
+ * `attn = softmax(q k^T * d^-0.5)` over keys; heads concatenated back in the
+ * same order and projected by `proj`.
+ *
+ * Weights (timm/BEiT names): `qkv.weight`, `qkv.bias` (mode `qkv`), `q_bias`
+ * and `v_bias` (mode `qv`), `proj.weight`, `proj.bias`.
+ *
+ * Shapes: `x: [B, N, D]` -> `out: [B, N, D]`, `attn: [B, heads, N, N]`.
+ */
+export class Attention extends Module {
+  static readonly className = 'MimkitAttention';
+  /** Resolved config. */
+  readonly config: { dim: number; numHeads: number; qkvBias: QkvBias; projBias: boolean; seed: number };
+  /** Width of one head, `D / heads`. */
+  readonly headDim: number;
+  /** `d^-0.5`. */
+  readonly scale: number;
+  /** Fused q/k/v projection `D -> 3D`. */
+  readonly qkv: Linear;
+  /** `q_bias` `[D]` in mode `qv`, else null. */
+  readonly qBias: Weight | null;
+  /** `v_bias` `[D]` in mode `qv`, else null. */
+  readonly vBias: Weight | null;
+  /** Output projection `D -> D`. */
+  readonly proj: Linear;
+
+  constructor(config: AttentionConfig) {
+    super({ name: config.name, seed: config.seed });
+    const dim = config.dim;
+    const numHeads = config.numHeads ?? 8;
+    const qkvBias = config.qkvBias ?? 'qkv';
+    if (!Number.isInteger(dim) || dim <= 0) throw new Error(`Attention: dim must be a positive integer, got ${dim}`);
+    if (!Number.isInteger(numHeads) || numHeads <= 0) {
+      throw new Error(`Attention: numHeads must be a positive integer, got ${numHeads}`);
+    }
+    if (dim % numHeads !== 0) {
+      throw new Error(`Attention: dim ${dim} is not divisible by numHeads ${numHeads}`);
+    }
+    if (qkvBias !== 'qkv' && qkvBias !== 'none' && qkvBias !== 'qv') {
+      throw new Error(`Attention: qkvBias must be 'qkv', 'none' or 'qv', got '${String(qkvBias)}'`);
+    }
+    this.config = { dim, numHeads, qkvBias, projBias: config.projBias ?? true, seed: config.seed ?? 0 };
+    this.headDim = dim / numHeads;
+    this.scale = Math.pow(this.headDim, -0.5);
+    this.qkv = this.addModule(
+      'qkv',
+      new Linear({ inFeatures: dim, outFeatures: 3 * dim, bias: qkvBias === 'qkv', seed: this.childSeed('qkv') }),
+    );
+    // BEiT initialises q_bias / v_bias to zeros.
+    this.qBias = qkvBias === 'qv' ? this.addParam('q_bias', [dim], { kind: 'zeros' }) : null;
+    this.vBias = qkvBias === 'qv' ? this.addParam('v_bias', [dim], { kind: 'zeros' }) : null;
+    this.proj = this.addModule(
+      'proj',
+      new Linear({ inFeatures: dim, outFeatures: dim, bias: this.config.projBias, seed: this.childSeed('proj') }),
+    );
+  }
+
+  private validate(x: tf.Tensor): void {
+    if (x.rank !== 3 || x.shape[2] !== this.config.dim) {
+      throw new Error(`Attention: x must be [B, N, dim=${this.config.dim}], got shape [${x.shape}]`);
+    }
+  }
+
+  /**
+   * The per-head q, k, v of `x` (before scaling), each `[B, heads, N, d]`;
+   * exposed for relation distillation (TinyMIM) and analysis.
+   */
+  projectQkv(x: tf.Tensor): QkvHeads {
+    this.validate(x);
+    return tf.tidy(() => {
+      const [b, n] = x.shape as [number, number, number];
+      const { dim, numHeads } = this.config;
+      let qkv = this.qkv.forward(x);
+      if (this.qBias && this.vBias) {
+        const bias = tf.concat([this.qBias.read(), tf.zeros([dim]), this.vBias.read()]);
+        qkv = tf.add(qkv, bias);
+      }
+      const heads = tf.transpose(tf.reshape(qkv, [b, n, 3, numHeads, this.headDim]), [2, 0, 3, 1, 4]);
+      const [q, k, v] = tf.unstack(heads, 0) as [tf.Tensor4D, tf.Tensor4D, tf.Tensor4D];
+      return { q, k, v };
+    });
+  }
+
+  /** `x: [B, N, D]` -> `{ out: [B, N, D], attn?: [B, heads, N, N] }`. */
+  forward(x: tf.Tensor, options: AttentionForwardOptions = {}): AttentionOutput {
+    this.validate(x);
+    const result = tf.tidy(() => {
+      const [b, n] = x.shape as [number, number, number];
+      const { dim, numHeads } = this.config;
+      const d = this.headDim;
+      const { q, k, v } = this.projectQkv(x);
+      const q3 = tf.reshape(tf.mul(q, this.scale), [b * numHeads, n, d]);
+      const k3 = tf.reshape(k, [b * numHeads, n, d]);
+      const v3 = tf.reshape(v, [b * numHeads, n, d]);
+      const probs = tf.softmax(matMul(q3, k3, false, true), -1);
+      const o = tf.reshape(matMul(probs, v3), [b, numHeads, n, d]);
+      const merged = tf.reshape(tf.transpose(o, [0, 2, 1, 3]), [b, n, dim]);
+      const out = this.proj.forward(merged) as tf.Tensor3D;
+      const r: { [k: string]: tf.Tensor } = { out };
+      if (options.returnAttention) r.attn = tf.reshape(probs, [b, numHeads, n, n]);
+      return r;
+    });
+    return { out: result.out as tf.Tensor3D, ...(result.attn ? { attn: result.attn as tf.Tensor4D } : {}) };
+  }
+
+  override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
+    return this.forward(Array.isArray(inputs) ? inputs[0]! : inputs).out;
+  }
+
+  override getConfig(): serialization.ConfigDict {
+    return { ...super.getConfig(), ...this.config };
+  }
+}
+serialization.registerClass(Attention);

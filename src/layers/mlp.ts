@@ -1,0 +1,90 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { serialization } from '@tensorflow/tfjs-core';
+import { Linear } from './linear.js';
+import { Module } from './module.js';
+
+/**
+ * The exact Gaussian error linear unit (Hendrycks & Gimpel, 2016):
+ * `x * Phi(x) = 0.5 * x * (1 + erf(x / sqrt(2)))`, PyTorch's `nn.GELU()`
+ * default, never the tanh approximation (the references use the exact form).
+ */
+export function gelu(x: tf.Tensor): tf.Tensor {
+  return tf.tidy(() => tf.mul(tf.mul(x, 0.5), tf.add(tf.erf(tf.mul(x, Math.SQRT1_2)), 1)));
+}
+
+/** Config of {@link Mlp}. */
+export interface MlpConfig {
+  /** Input (and, by default, output) width `D`. */
+  inFeatures: number;
+  /**
+   * Hidden width. Default `Math.floor(inFeatures * mlpRatio)`, as timm's
+   * `Block` computes `int(dim * mlp_ratio)`.
+   */
+  hiddenFeatures?: number;
+  /** Hidden width as a multiple of `inFeatures`, when `hiddenFeatures` is not given. Default 4 (ViT). */
+  mlpRatio?: number;
+  /** Output width. Default `inFeatures`. */
+  outFeatures?: number;
+  /** Whether `fc1` and `fc2` have biases. Default `true` (timm). */
+  bias?: boolean;
+  /** Seed of the initial weights. Default 0. */
+  seed?: number;
+  /** Layer name. */
+  name?: string;
+}
+
+/**
+ * The transformer feed-forward network (timm `Mlp`): `fc2(GELU(fc1(x)))` with
+ * the exact {@link gelu}. Weights: `fc1.weight`, `fc1.bias`, `fc2.weight`,
+ * `fc2.bias`.
+ *
+ * Shapes: `x: [..., D]` -> `[..., outFeatures]`.
+ */
+export class Mlp extends Module {
+  static readonly className = 'MimkitMlp';
+  /** Resolved config. */
+  readonly config: { inFeatures: number; hiddenFeatures: number; outFeatures: number; bias: boolean; seed: number };
+  /** First projection `D -> hidden`. */
+  readonly fc1: Linear;
+  /** Second projection `hidden -> out`. */
+  readonly fc2: Linear;
+
+  constructor(config: MlpConfig) {
+    super({ name: config.name, seed: config.seed });
+    const inF = config.inFeatures;
+    if (!Number.isInteger(inF) || inF <= 0) throw new Error(`Mlp: inFeatures must be a positive integer, got ${inF}`);
+    const ratio = config.mlpRatio ?? 4;
+    if (!(typeof ratio === 'number' && ratio > 0)) throw new Error(`Mlp: mlpRatio must be a positive number, got ${ratio}`);
+    const hidden = config.hiddenFeatures ?? Math.floor(inF * ratio);
+    const outF = config.outFeatures ?? inF;
+    if (!Number.isInteger(hidden) || hidden <= 0) {
+      throw new Error(`Mlp: hiddenFeatures must be a positive integer, got ${hidden}`);
+    }
+    if (!Number.isInteger(outF) || outF <= 0) throw new Error(`Mlp: outFeatures must be a positive integer, got ${outF}`);
+    const bias = config.bias ?? true;
+    this.config = { inFeatures: inF, hiddenFeatures: hidden, outFeatures: outF, bias, seed: config.seed ?? 0 };
+    this.fc1 = this.addModule('fc1', new Linear({ inFeatures: inF, outFeatures: hidden, bias, seed: this.childSeed('fc1') }));
+    this.fc2 = this.addModule('fc2', new Linear({ inFeatures: hidden, outFeatures: outF, bias, seed: this.childSeed('fc2') }));
+  }
+
+  /** `x: [..., D]` -> `[..., outFeatures]`. */
+  forward(x: tf.Tensor): tf.Tensor {
+    if (x.shape[x.rank - 1] !== this.config.inFeatures) {
+      throw new Error(`Mlp: x last dimension must be inFeatures=${this.config.inFeatures}, got shape [${x.shape}]`);
+    }
+    return tf.tidy(() => this.fc2.forward(gelu(this.fc1.forward(x))));
+  }
+
+  override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
+    return this.forward(Array.isArray(inputs) ? inputs[0]! : inputs);
+  }
+
+  override computeOutputShape(shape: (number | null)[]): (number | null)[] {
+    return [...shape.slice(0, -1), this.config.outFeatures];
+  }
+
+  override getConfig(): serialization.ConfigDict {
+    return { ...super.getConfig(), ...this.config };
+  }
+}
+serialization.registerClass(Mlp);
