@@ -1,0 +1,66 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { ensureGradients } from '../ops/gradients.js';
+import { checkFloat, checkMinRank, fmtShape } from './common.js';
+
+/** Options of {@link maskedCrossEntropy}. */
+export interface MaskedCrossEntropyOptions {
+  /**
+   * Label value whose rows take no part in the loss (nor in the mean's
+   * count). Default `-100`, PyTorch `CrossEntropyLoss`'s `ignore_index`, so
+   * a `[B, L]` label map can mark the unmasked patches with it.
+   */
+  ignoreIndex?: number;
+}
+
+/**
+ * BEiT's masked image modeling loss (Bao et al. 2022, "BEiT: BERT
+ * Pre-Training of Image Transformers", `engine_for_pretraining.py`): the mean
+ * cross-entropy `-log_softmax(logits)[label]` over the rows whose label is
+ * not `ignoreIndex` (PyTorch `CrossEntropyLoss(ignore_index)` semantics).
+ * BEiT applies it to the logits of the masked patches only (`[M, V]` and
+ * `[M]`); a full `[B, L, V]` / `[B, L]` pair with `ignoreIndex` on the visible
+ * patches gives the same value. Numerically stable (`logSoftmax`); the label
+ * is picked by a one-hot product (no gather). If every label is ignored the
+ * result is NaN, as in PyTorch. Labels outside `[0, V)` other than
+ * `ignoreIndex` contribute nothing (they are not checked, to avoid a device
+ * read).
+ *
+ * Shapes: `logits: [..., V]` float32; `labels: [...]` int32. Returns a scalar.
+ */
+export function maskedCrossEntropy(
+  logits: tf.Tensor,
+  labels: tf.Tensor,
+  options: MaskedCrossEntropyOptions = {},
+): tf.Scalar {
+  ensureGradients();
+  const fn = 'maskedCrossEntropy';
+  checkMinRank(fn, 'logits', logits, 1, '[..., V] class scores');
+  checkFloat(fn, 'logits', logits);
+  if (!(labels instanceof tf.Tensor)) {
+    throw new Error(`${fn}: labels must be an int32 tf.Tensor, got ${typeof labels}`);
+  }
+  const lead = logits.shape.slice(0, -1);
+  if (!tf.util.arraysEqual(labels.shape, lead)) {
+    throw new Error(
+      `${fn}: labels must have shape [${lead.join(', ')}] (logits' shape without the class axis), got ${fmtShape(labels)}`,
+    );
+  }
+  if (labels.dtype !== 'int32') {
+    throw new Error(`${fn}: labels must be an int32 tensor of class ids, got dtype ${labels.dtype}`);
+  }
+  const ignoreIndex = options.ignoreIndex ?? -100;
+  if (!Number.isInteger(ignoreIndex)) {
+    throw new Error(`${fn}: options.ignoreIndex must be an integer, got ${String(ignoreIndex)}`);
+  }
+  const v = logits.shape[logits.rank - 1]!;
+  return tf.tidy(() => {
+    const flatLogits = tf.reshape(logits, [-1, v]);
+    const flatLabels = tf.reshape(labels, [-1]);
+    const valid = tf.cast(tf.notEqual(flatLabels, ignoreIndex), 'float32');
+    // oneHot gives an all-zero row for ids outside [0, V) (e.g. -100); it is
+    // made int32 and cast, as the WASM kernel ignores a float32 dtype.
+    const target = tf.mul(tf.cast(tf.oneHot(flatLabels, v), 'float32'), tf.expandDims(valid, 1));
+    const nll = tf.neg(tf.sum(tf.mul(tf.logSoftmax(flatLogits, -1), target)));
+    return tf.div(nll, tf.sum(valid)) as tf.Scalar;
+  });
+}
