@@ -1,1 +1,25 @@
-export {};
+export { AdamW, type AdamWConfig, type AdamWState, type AdamWParamState, type GradientOptimizer, type ResolvedGroup } from './adamw.js';
+export {
+  DEFAULT_NO_WEIGHT_DECAY,
+  decays,
+  layerId,
+  layerwiseLrScales,
+  namedTrainableVariables,
+  namedVariables,
+  paramGroupsLrd,
+  paramGroupsWeightDecay,
+  type LayerDecayGroupsConfig,
+  type NamedVariables,
+  type ParamGroup,
+  type WeightDecayGroupsConfig,
+} from './param_groups.js';
+export {
+  cosineMomentum,
+  cosineSchedule,
+  cosineScheduler,
+  type CosineScheduleConfig,
+  type CosineSchedulerConfig,
+} from './schedules.js';
+export { clipGradNorm, globalGradNorm, type ClippedGrads } from './clip_grad.js';
+export { EMA, type EMAConfig } from './ema.js';
+export { trainStep, type TrainStepOptions, type TrainStepResult } from './train_step.js';
