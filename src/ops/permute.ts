@@ -1,0 +1,232 @@
+/**
+ * Per-sample token permutation: the gather that MAE's encoder uses to keep the
+ * visible patches and the gather that its decoder uses to put mask tokens back
+ * in grid order (He et al., "Masked Autoencoders Are Scalable Vision
+ * Learners", 2021, `models_mae.py` `random_masking` / `forward_decoder`).
+ *
+ * Both ops carry their own gradient, written as a gather by the inverse index
+ * map, so that backpropagation never needs a scatter kernel
+ * (`UnsortedSegmentSum` is missing on the WASM backend). The inverse map is
+ * built on the device with `topk` + `searchSorted` (no `dataSync` in the
+ * training step).
+ *
+ * Precondition shared by both ops: the ids of one sample are DISTINCT (a
+ * permutation of a subset of `0 .. L-1`, which is what every masker of this
+ * library produces). Repeated ids give a correct forward value but a gradient
+ * that reaches only one of the repeated rows.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+
+function checkIds(fn: string, name: string, ids: tf.Tensor, batch: number): void {
+  if (!(ids instanceof tf.Tensor)) {
+    throw new Error(`${fn}: ${name} must be a tf.Tensor of int32 ids [B, K], got ${String(ids)}`);
+  }
+  if (ids.rank !== 2) {
+    throw new Error(`${fn}: ${name} must have rank 2 [B, K], got shape [${ids.shape.join(', ')}]`);
+  }
+  if (ids.dtype !== 'int32') {
+    throw new Error(`${fn}: ${name} must have dtype int32, got ${ids.dtype}`);
+  }
+  if (ids.shape[0] !== batch) {
+    throw new Error(
+      `${fn}: ${name} batch size ${ids.shape[0]} must equal the tokens' batch size ${batch}`,
+    );
+  }
+}
+
+/**
+ * `out[b, k] = x[b, ids[b, k]]` as ONE flat gather on axis 0 of `x` reshaped
+ * to `[B * L, ...]`. `tf.gather(x, ids, 1, 1)` (batchDims = 1) would say the
+ * same, but the WASM backend of tfjs 4.22 returns wrong values for it.
+ */
+function batchGather(x: tf.Tensor, ids: tf.Tensor2D): tf.Tensor {
+  return tf.tidy(() => {
+    const [batch, length] = x.shape as [number, number];
+    const rest = x.shape.slice(2);
+    const k = ids.shape[1];
+    const offsets = tf.reshape(tf.mul(tf.range(0, batch, 1, 'int32'), tf.scalar(length, 'int32')), [batch, 1]);
+    const flatIds = tf.reshape(tf.add(ids, offsets), [batch * k]);
+    const flatX = tf.reshape(x, [batch * length, ...rest]);
+    return tf.reshape(tf.gather(flatX, flatIds, 0), [batch, k, ...rest]);
+  });
+}
+
+/**
+ * For distinct ids `[B, K]` with values in `[0, L)`, returns `inv [B, L]`
+ * int32 with `inv[b, l] = k` where `ids[b, k] = l`, and `K` where `l` does not
+ * occur. Built from a sort of each row (topk) and a binary search of every
+ * position (searchSorted); O(B L log K), no scatter, no host sync.
+ */
+function inverseIndex(ids: tf.Tensor2D, length: number): tf.Tensor2D {
+  return tf.tidy(() => {
+    const [batch, k] = ids.shape;
+    // topk of -ids gives the ids in ascending order and where each came from.
+    const { values, indices } = tf.topk(tf.neg(tf.cast(ids, 'float32')), k, true);
+    const sortedIds = tf.neg(values) as tf.Tensor2D; // [B, K] ascending
+    const positions = tf.tile(tf.reshape(tf.range(0, length, 1, 'float32'), [1, length]), [batch, 1]);
+    const at = tf.searchSorted(sortedIds, positions, 'left') as tf.Tensor2D; // [B, L] in [0, K]
+    // Pad with a value no position equals so that `at = K` reads as "absent".
+    const paddedIds = tf.concat([sortedIds, tf.fill([batch, 1], -1)], 1);
+    const paddedFrom = tf.concat([indices, tf.fill([batch, 1], k, 'int32')], 1);
+    const found = tf.equal(batchGather(paddedIds, at), positions);
+    const from = batchGather(paddedFrom, at);
+    return tf.where(found, from, tf.fill([batch, length], k, 'int32')) as tf.Tensor2D;
+  });
+}
+
+/**
+ * The gradient of `y[b, k] = x[b, ids[b, k]]` for distinct ids:
+ * `dx[b, l] = dy[b, k]` where `ids[b, k] = l`, zero for positions not taken.
+ */
+function gatherBackward(dy: tf.Tensor, ids: tf.Tensor2D, length: number): tf.Tensor {
+  return tf.tidy(() => {
+    const inv = inverseIndex(ids, length);
+    const padShape = dy.shape.slice();
+    padShape[1] = 1;
+    const padded = tf.concat([dy, tf.zeros(padShape, dy.dtype)], 1);
+    return batchGather(padded, inv);
+  });
+}
+
+let gatherOp: ((x: tf.Tensor, ids: tf.Tensor) => tf.Tensor) | undefined;
+
+function getGatherOp(): (x: tf.Tensor, ids: tf.Tensor) => tf.Tensor {
+  if (gatherOp === undefined) {
+    gatherOp = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+      const x = args[0] as tf.Tensor;
+      const ids = args[1] as tf.Tensor2D;
+      const save = args[2] as tf.GradSaveFunc;
+      const length = x.shape[1]!;
+      save([ids]);
+      return {
+        value: batchGather(x, ids),
+        gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+          const savedIds = saved[0] as tf.Tensor2D;
+          return [gatherBackward(dy, savedIds, length), tf.zeros(savedIds.shape)];
+        },
+      };
+    });
+  }
+  return gatherOp;
+}
+
+/**
+ * Takes, for every sample, the tokens listed in `ids`, in that order:
+ * `out[b, k] = x[b, ids[b, k]]` (PyTorch
+ * `torch.gather(x, 1, ids.unsqueeze(-1).repeat(1, 1, D))`, MAE's
+ * `random_masking`).
+ *
+ * @param x tokens `[B, L, ...]` (usually `[B, L, D]`), float32.
+ * @param ids int32 `[B, K]`, distinct values in `[0, L)` per row (for
+ *   example `RandomMasker`'s `idsKeep`).
+ * @returns a new tensor `[B, K, ...]`. Its gradient with respect to `x` is a
+ *   gather of the upstream gradient by the inverse index map, zero at the
+ *   positions not taken (no scatter kernel, so it runs on every backend).
+ */
+export function gatherTokens<T extends tf.Tensor>(x: T, ids: tf.Tensor2D): T {
+  if (!(x instanceof tf.Tensor)) {
+    throw new Error(`gatherTokens: x must be a tf.Tensor [B, L, ...], got ${String(x)}`);
+  }
+  if (x.rank < 2) {
+    throw new Error(`gatherTokens: x must have rank >= 2 [B, L, ...], got shape [${x.shape.join(', ')}]`);
+  }
+  checkIds('gatherTokens', 'ids', ids, x.shape[0]!);
+  return getGatherOp()(x, ids) as T;
+}
+
+let restoreOp: ((visible: tf.Tensor, maskTokens: tf.Tensor, ids: tf.Tensor) => tf.Tensor) | undefined;
+
+function getRestoreOp(): (visible: tf.Tensor, maskTokens: tf.Tensor, ids: tf.Tensor) => tf.Tensor {
+  if (restoreOp === undefined) {
+    restoreOp = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+      const visible = args[0] as tf.Tensor3D;
+      const maskTokens = args[1] as tf.Tensor3D;
+      const idsRestore = args[2] as tf.Tensor2D;
+      const save = args[3] as tf.GradSaveFunc;
+      const [batch, kept, dim] = visible.shape;
+      const length = idsRestore.shape[1];
+      const removed = length - kept;
+      const maskShape = maskTokens.shape;
+      save([idsRestore]);
+      let full: tf.Tensor3D = visible;
+      if (removed > 0) {
+        full = tf.concat([visible, tf.broadcastTo(maskTokens, [batch, removed, dim])], 1);
+      }
+      return {
+        value: batchGather(full, idsRestore),
+        gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+          const ids = saved[0] as tf.Tensor2D;
+          const dFull = gatherBackward(dy, ids, length);
+          const dVisible = tf.slice(dFull, [0, 0, 0], [batch, kept, dim]);
+          let dMask: tf.Tensor;
+          if (removed === 0) {
+            dMask = tf.zeros(maskShape);
+          } else {
+            dMask = tf.slice(dFull, [0, kept, 0], [batch, removed, dim]);
+            if (maskShape[0] === 1) dMask = tf.sum(dMask, 0, true);
+            if (maskShape[1] === 1) dMask = tf.sum(dMask, 1, true);
+          }
+          return [dVisible, dMask, tf.zeros(ids.shape)];
+        },
+      };
+    });
+  }
+  return restoreOp;
+}
+
+/**
+ * Puts visible tokens and mask tokens back in grid order (MAE's decoder:
+ * `torch.gather(cat([x, mask_tokens], 1), 1, ids_restore)`): with
+ * `full = concat(visible, mask tokens repeated to L - K rows)`,
+ * `out[b, i] = full[b, idsRestore[b, i]]`.
+ *
+ * @param visible `[B, K, D]` the visible tokens in `idsKeep` order.
+ * @param maskTokens the filler: `[1, 1, D]` (one learned token, broadcast),
+ *   `[B, 1, D]`, `[1, L-K, D]` or `[B, L-K, D]`. Ignored (but still
+ *   shape-checked) when `K = L`.
+ * @param idsRestore int32 `[B, L]`, a permutation of `0 .. L-1` per row
+ *   (`RandomMasker`'s `idsRestore`).
+ * @returns a new tensor `[B, L, D]`. Gradients flow to `visible` and to
+ *   `maskTokens` (summed over the broadcast axes) as gathers; no scatter.
+ */
+export function restoreTokens(
+  visible: tf.Tensor3D,
+  maskTokens: tf.Tensor3D,
+  idsRestore: tf.Tensor2D,
+): tf.Tensor3D {
+  if (!(visible instanceof tf.Tensor) || visible.rank !== 3) {
+    throw new Error(
+      `restoreTokens: visible must be a rank-3 tf.Tensor [B, K, D], got ${
+        visible instanceof tf.Tensor ? `shape [${visible.shape.join(', ')}]` : String(visible)
+      }`,
+    );
+  }
+  const [batch, kept, dim] = visible.shape;
+  checkIds('restoreTokens', 'idsRestore', idsRestore, batch);
+  const length = idsRestore.shape[1];
+  if (length < kept) {
+    throw new Error(
+      `restoreTokens: idsRestore length ${length} must be >= the number of visible tokens ${kept}`,
+    );
+  }
+  const removed = length - kept;
+  if (!(maskTokens instanceof tf.Tensor) || maskTokens.rank !== 3) {
+    throw new Error(
+      `restoreTokens: maskTokens must be a rank-3 tf.Tensor [1|B, 1|L-K, D], got ${
+        maskTokens instanceof tf.Tensor ? `shape [${maskTokens.shape.join(', ')}]` : String(maskTokens)
+      }`,
+    );
+  }
+  const [mb, mn, md] = maskTokens.shape;
+  if ((mb !== 1 && mb !== batch) || (mn !== 1 && mn !== removed) || md !== dim) {
+    throw new Error(
+      `restoreTokens: maskTokens shape [${maskTokens.shape.join(', ')}] must be [1|${batch}, 1|${removed}, ${dim}]`,
+    );
+  }
+  if (visible.dtype !== 'float32' || maskTokens.dtype !== 'float32') {
+    throw new Error(
+      `restoreTokens: visible and maskTokens must be float32, got ${visible.dtype} and ${maskTokens.dtype}`,
+    );
+  }
+  return getRestoreOp()(visible, maskTokens, idsRestore) as tf.Tensor3D;
+}
