@@ -1,1 +1,46 @@
-export {};
+export {
+  parseSafetensors,
+  serializeSafetensors,
+  SafetensorsFile,
+  DTYPE_SIZES,
+  f16BitsToNumber,
+  numberToF16Bits,
+  bf16BitsToNumber,
+  numberToBf16Bits,
+  type SafetensorsDtype,
+  type SafetensorsTensorInfo,
+  type ParseSafetensorsOptions,
+  type DecodedArray,
+  type SafetensorsEntry,
+  type SafetensorsRawEntry,
+  type SafetensorsInput,
+  type SerializeSafetensorsOptions,
+} from './safetensors.js';
+export { readSafetensorsFile, writeSafetensorsFile } from './node_file.js';
+export {
+  defineConverter,
+  composeConverters,
+  applyRenames,
+  matchesKeyPattern,
+  toModuleKey,
+  toForeignKey,
+  identityConverter,
+  timmVit,
+  type RenameRule,
+  type KeyPattern,
+  type WeightConverter,
+  type ConverterSpec,
+} from './converters.js';
+export {
+  loadWeights,
+  exportWeights,
+  saveWeights,
+  torchShape,
+  fromTorchLayout,
+  toTorchLayout,
+  type StateDictSource,
+  type LoadWeightsOptions,
+  type LoadReport,
+  type ExportWeightsOptions,
+  type SaveWeightsOptions,
+} from './state_dict.js';

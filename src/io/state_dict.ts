@@ -1,0 +1,310 @@
+import * as tf from '@tensorflow/tfjs-core';
+import type { Module, TorchLayout } from '../layers/module.js';
+import { identityConverter, toForeignKey, toModuleKey, type WeightConverter } from './converters.js';
+import { parseSafetensors, SafetensorsFile, serializeSafetensors, type SafetensorsEntry } from './safetensors.js';
+
+/**
+ * PyTorch `state_dict` import and export for {@link Module}s. This is the one
+ * place where PyTorch layouts become the library's (NHWC) layouts and back:
+ * a `linear` weight `[out, in]` is transposed to `[in, out]`; a `convMatrix`
+ * weight `[out, in, kh, kw]` becomes `[kh * kw * in, out]` (transposed to
+ * `[kh, kw, in, out]`, then flattened). Conversions are exact (pure data
+ * movement on the CPU, whatever the backend).
+ */
+
+/** Where weights come from: a safetensors file (parsed or as bytes) or tensors in PyTorch layout by key. */
+export type StateDictSource = SafetensorsFile | Uint8Array | ArrayBuffer | Map<string, tf.Tensor>;
+
+/** Options of {@link loadWeights}. */
+export interface LoadWeightsOptions {
+  /** Key mapping. Default {@link identityConverter} (the file uses the module's names). */
+  converter?: WeightConverter;
+  /**
+   * Like PyTorch's `load_state_dict(strict=True)` (the default): any missing
+   * module weight or unexpected checkpoint key is an error, and nothing is
+   * loaded. With `false` they are only reported. Shape mismatches are always
+   * errors (as in PyTorch).
+   */
+  strict?: boolean;
+  /**
+   * Only checkpoint keys starting with this prefix are considered, and the
+   * prefix is removed before the converter's renames (e.g. `'encoder.'` to
+   * load SimMIM's encoder, `'module.'` for a DDP checkpoint). Default `''`.
+   */
+  prefix?: string;
+}
+
+/** What {@link loadWeights} did, by key. */
+export interface LoadReport {
+  /** Module keys that received a value. */
+  loaded: string[];
+  /** Module keys with no checkpoint value (left as they were). */
+  missing: string[];
+  /** Checkpoint keys (as in the file, prefix included) that match no module weight. */
+  unexpected: string[];
+  /** Checkpoint keys (as in the file) that the converter skips on purpose. */
+  skipped: string[];
+}
+
+/**
+ * The shape a weight has in PyTorch, given its shape here and its layout
+ * (`linear`: `[in, out]` -> `[out, in]`; `convMatrix`:
+ * `[kh*kw*in, out]` -> `[out, in, kh, kw]`).
+ */
+export function torchShape(shape: readonly number[], layout: TorchLayout): number[] {
+  switch (layout.kind) {
+    case 'same':
+      return [...shape];
+    case 'linear':
+      if (shape.length !== 2) throw new Error(`torchShape: a 'linear' weight must be rank 2, got [${shape}]`);
+      return [shape[1]!, shape[0]!];
+    case 'convMatrix': {
+      const { kh, kw, inChannels } = layout;
+      if (shape.length !== 2 || shape[0] !== kh * kw * inChannels) {
+        throw new Error(
+          `torchShape: a convMatrix weight (kh=${kh}, kw=${kw}, inChannels=${inChannels}) must be ` +
+            `[${kh * kw * inChannels}, out], got [${shape}]`,
+        );
+      }
+      return [shape[1]!, inChannels, kh, kw];
+    }
+  }
+}
+
+/** Row-major permutation of an N-d array: `out.shape[i] = shape[perm[i]]`. */
+function permute(src: Float32Array, shape: readonly number[], perm: readonly number[]): Float32Array {
+  const rank = shape.length;
+  const n = src.length;
+  const out = new Float32Array(n);
+  if (n === 0) return out;
+  const srcStrides = new Array<number>(rank);
+  let s = 1;
+  for (let i = rank - 1; i >= 0; i--) {
+    srcStrides[i] = s;
+    s *= shape[i]!;
+  }
+  const outShape = perm.map((p) => shape[p]!);
+  const stepStrides = perm.map((p) => srcStrides[p]!);
+  const idx = new Array<number>(rank).fill(0);
+  let srcIndex = 0;
+  for (let o = 0; o < n; o++) {
+    out[o] = src[srcIndex]!;
+    // Odometer increment over the output index, tracking the source offset.
+    for (let d = rank - 1; d >= 0; d--) {
+      idx[d]!++;
+      srcIndex += stepStrides[d]!;
+      if (idx[d]! < outShape[d]!) break;
+      srcIndex -= stepStrides[d]! * outShape[d]!;
+      idx[d] = 0;
+    }
+  }
+  return out;
+}
+
+/** PyTorch-layout values -> the library's layout (`shape` is the library shape). */
+export function fromTorchLayout(data: Float32Array, shape: readonly number[], layout: TorchLayout): Float32Array {
+  const ts = torchShape(shape, layout);
+  switch (layout.kind) {
+    case 'same':
+      return data.slice();
+    case 'linear':
+      return permute(data, ts, [1, 0]);
+    case 'convMatrix':
+      // [out, in, kh, kw] -> [kh, kw, in, out], read as [kh*kw*in, out].
+      return permute(data, ts, [2, 3, 1, 0]);
+  }
+}
+
+/** The library's layout -> PyTorch's (`shape` is the library shape). */
+export function toTorchLayout(data: Float32Array, shape: readonly number[], layout: TorchLayout): Float32Array {
+  switch (layout.kind) {
+    case 'same':
+      return data.slice();
+    case 'linear':
+      return permute(data, shape, [1, 0]);
+    case 'convMatrix': {
+      const ts = torchShape(shape, layout);
+      // [kh*kw*in, out] seen as [kh, kw, in, out] -> [out, in, kh, kw].
+      return permute(data, [ts[2]!, ts[3]!, ts[1]!, ts[0]!], [3, 2, 0, 1]);
+    }
+  }
+}
+
+interface SourceTensor {
+  shape: number[];
+  dtype: string;
+  read(): Float32Array;
+}
+
+function sourceTensors(source: StateDictSource): Map<string, SourceTensor> {
+  const out = new Map<string, SourceTensor>();
+  if (source instanceof Map) {
+    for (const [k, t] of source) {
+      if (!(t instanceof tf.Tensor)) throw new Error(`loadWeights: source entry '${k}' is not a tf.Tensor`);
+      out.set(k, { shape: [...t.shape], dtype: t.dtype, read: () => Float32Array.from(t.dataSync() as ArrayLike<number>) });
+    }
+    return out;
+  }
+  const file = source instanceof SafetensorsFile ? source : parseSafetensors(source);
+  for (const k of file.names()) {
+    const info = file.info(k);
+    const dtype = info.dtype === 'F32' || info.dtype === 'F16' || info.dtype === 'BF16' ? 'float32' : info.dtype;
+    out.set(k, { shape: info.shape, dtype, read: () => file.float32(k) });
+  }
+  return out;
+}
+
+const shapeStr = (s: readonly number[]): string => `[${s.join(',')}]`;
+
+function layoutStr(layout: TorchLayout): string {
+  return layout.kind === 'convMatrix'
+    ? `convMatrix kh=${layout.kh} kw=${layout.kw} in=${layout.inChannels}`
+    : layout.kind;
+}
+
+/**
+ * Loads a PyTorch `state_dict` (safetensors) into a module, converting keys
+ * with the converter and layouts with each weight's recorded layout.
+ * Everything is checked before any weight is written, so a failed load
+ * leaves the module unchanged. Errors name every missing and unexpected key
+ * (strict mode) and, for a shape mismatch, the key and both shapes in PyTorch
+ * layout plus the shape stored here.
+ *
+ * @returns which keys were loaded, missing, unexpected or skipped.
+ */
+export function loadWeights(module: Module, source: StateDictSource, options: LoadWeightsOptions = {}): LoadReport {
+  const converter = options.converter ?? identityConverter;
+  const strict = options.strict ?? true;
+  const prefix = options.prefix ?? '';
+  if (typeof strict !== 'boolean') throw new Error(`loadWeights: strict must be a boolean, got ${String(strict)}`);
+  if (typeof prefix !== 'string') throw new Error(`loadWeights: prefix must be a string, got ${String(prefix)}`);
+  const weights = module.namedWeights();
+  const layouts = module.namedLayouts();
+  const tensors = sourceTensors(source);
+
+  const assigned = new Map<string, string>(); // module key -> file key
+  const unexpected: string[] = [];
+  const skipped: string[] = [];
+  const problems: string[] = [];
+  for (const fileKey of [...tensors.keys()].sort()) {
+    if (!fileKey.startsWith(prefix)) continue;
+    const moduleKey = toModuleKey(converter, fileKey.slice(prefix.length));
+    if (moduleKey === null) {
+      skipped.push(fileKey);
+      continue;
+    }
+    if (!weights.has(moduleKey)) {
+      unexpected.push(fileKey);
+      continue;
+    }
+    const other = assigned.get(moduleKey);
+    if (other !== undefined) {
+      problems.push(`checkpoint keys '${other}' and '${fileKey}' both map to '${moduleKey}'`);
+      continue;
+    }
+    assigned.set(moduleKey, fileKey);
+    const src = tensors.get(fileKey)!;
+    const weight = weights.get(moduleKey)!;
+    const layout = layouts.get(moduleKey) ?? { kind: 'same' };
+    const ours = weight.shape as number[];
+    const want = torchShape(ours, layout);
+    if (src.dtype !== 'float32') {
+      problems.push(`'${fileKey}' is ${src.dtype}, but weight '${moduleKey}' needs floats (F32, F16 or BF16)`);
+    } else if (shapeStr(src.shape) !== shapeStr(want)) {
+      problems.push(
+        `size mismatch for '${moduleKey}'${fileKey === moduleKey ? '' : ` (checkpoint key '${fileKey}')`}: ` +
+          `the checkpoint has ${shapeStr(src.shape)} in PyTorch layout, the module expects ${shapeStr(want)} ` +
+          `in PyTorch layout (${layoutStr(layout)}), stored here as ${shapeStr(ours)}`,
+      );
+    }
+  }
+  const missing = [...weights.keys()].filter((k) => !assigned.has(k));
+  const where = `loadWeights(${module.getClassName()}, converter '${converter.name}'${prefix ? `, prefix '${prefix}'` : ''})`;
+  if (strict && (missing.length > 0 || unexpected.length > 0)) {
+    const parts: string[] = [];
+    if (missing.length > 0) parts.push(`missing keys (${missing.length}): ${missing.join(', ')}`);
+    if (unexpected.length > 0) parts.push(`unexpected keys (${unexpected.length}): ${unexpected.join(', ')}`);
+    problems.push(...parts);
+  }
+  if (problems.length > 0) throw new Error(`${where}: ${problems.join('; ')}`);
+
+  const loaded: string[] = [];
+  for (const [moduleKey, fileKey] of assigned) {
+    const weight = weights.get(moduleKey)!;
+    const layout = layouts.get(moduleKey) ?? { kind: 'same' };
+    const values = fromTorchLayout(tensors.get(fileKey)!.read(), weight.shape as number[], layout);
+    const t = tf.tensor(values, weight.shape as number[], 'float32');
+    try {
+      weight.write(t);
+    } finally {
+      t.dispose();
+    }
+    loaded.push(moduleKey);
+  }
+  return { loaded, missing, unexpected, skipped };
+}
+
+/** Options of {@link exportWeights}. */
+export interface ExportWeightsOptions {
+  /** Key mapping (its inverse renames are used). Default {@link identityConverter}. */
+  converter?: WeightConverter;
+  /** Prepended to every exported key (e.g. `'encoder.'`). Default `''`. */
+  prefix?: string;
+}
+
+function exportArrays(module: Module, options: ExportWeightsOptions): Map<string, { shape: number[]; data: Float32Array }> {
+  const converter = options.converter ?? identityConverter;
+  const prefix = options.prefix ?? '';
+  const layouts = module.namedLayouts();
+  const out = new Map<string, { shape: number[]; data: Float32Array }>();
+  const from = new Map<string, string>();
+  for (const [moduleKey, weight] of module.namedWeights()) {
+    const key = prefix + toForeignKey(converter, moduleKey);
+    if (from.has(key)) {
+      throw new Error(
+        `exportWeights: converter '${converter.name}' maps both '${from.get(key)}' and '${moduleKey}' to '${key}'`,
+      );
+    }
+    from.set(key, moduleKey);
+    const layout = layouts.get(moduleKey) ?? { kind: 'same' };
+    const shape = weight.shape as number[];
+    const data = weight.read().dataSync() as Float32Array;
+    out.set(key, { shape: torchShape(shape, layout), data: toTorchLayout(data, shape, layout) });
+  }
+  return out;
+}
+
+/**
+ * A module's weights as a PyTorch `state_dict`: keys through the converter's
+ * inverse renames, values in PyTorch layouts. New tensors: the caller
+ * disposes them.
+ */
+export function exportWeights(module: Module, options: ExportWeightsOptions = {}): Map<string, tf.Tensor> {
+  const arrays = exportArrays(module, options);
+  const out = new Map<string, tf.Tensor>();
+  for (const [k, { shape, data }] of arrays) out.set(k, tf.tensor(data, shape, 'float32'));
+  return out;
+}
+
+/** Options of {@link saveWeights}. */
+export interface SaveWeightsOptions extends ExportWeightsOptions {
+  /** `__metadata__` of the file. Default `{ format: 'pt' }` (what PyTorch's `save_file` users write). */
+  metadata?: Record<string, string>;
+  /** Stored float type. Default `'F32'` (lossless); F16/BF16 round to nearest even. */
+  dtype?: 'F32' | 'F16' | 'BF16';
+}
+
+/**
+ * A module's weights as safetensors bytes that PyTorch's
+ * `safetensors.torch.load_file` + `load_state_dict` accept (PyTorch names
+ * and layouts).
+ */
+export function saveWeights(module: Module, options: SaveWeightsOptions = {}): Uint8Array {
+  const dtype = options.dtype ?? 'F32';
+  if (dtype !== 'F32' && dtype !== 'F16' && dtype !== 'BF16') {
+    throw new Error(`saveWeights: dtype must be F32, F16 or BF16, got '${String(dtype)}'`);
+  }
+  const entries = new Map<string, SafetensorsEntry>();
+  for (const [k, { shape, data }] of exportArrays(module, options)) entries.set(k, { dtype, shape, data });
+  return serializeSafetensors(entries, options.metadata ?? { format: 'pt' });
+}
