@@ -1,1 +1,9 @@
-export {};
+export {
+  meanAttentionDistance,
+  meanAttentionDistancePerHead,
+  attentionDistanceByLayer,
+  patchDistanceMatrix,
+  type AttentionDistanceOptions,
+} from './attention_distance.js';
+export { attentionMaps, type AttentionSource } from './attention_maps.js';
+export { attentionHeadDiversity, type HeadDiversityOptions } from './head_diversity.js';
