@@ -1,1 +1,15 @@
-export {};
+export {
+  type RandomSource,
+  type MaskIndexArrays,
+  type MaskIndexTensors,
+  maskToIndexArrays,
+  indexArraysToTensors,
+} from './common.js';
+export {
+  RandomMasker,
+  type RandomMaskerConfig,
+  type MaskNoise,
+  type RandomMaskSource,
+  type RandomMaskArrays,
+  type RandomMaskResult,
+} from './random_masker.js';
