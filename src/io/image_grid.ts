@@ -80,7 +80,7 @@ export function imageGrid(rows: tf.Tensor[], options: ImageGridOptions = {}): Gr
   let h = -1;
   let w = -1;
   let maxB = 0;
-  let outC: 1 | 3 | 4 = 1;
+  let outC = 1 as 1 | 3 | 4;
   rows.forEach((t, r) => {
     if (!(t instanceof tf.Tensor) || t.rank !== 4) {
       fail(fn, `rows[${r}] must be a rank-4 [B, H, W, C] tensor, got shape [${t instanceof tf.Tensor ? t.shape : typeof t}]`);
