@@ -122,3 +122,57 @@ export function stTensor(file: StFile, name: string): tf.Tensor {
 export function tolerance(file: StFile): { atol: number; rtol: number } {
   return { atol: Number(file.metadata.atol ?? '1e-4'), rtol: Number(file.metadata.rtol ?? '1e-3') };
 }
+
+/**
+ * A {@link ConformanceCase} over a file read by {@link readSafetensors}, so
+ * the kind runners can be exercised here without the shared runner.
+ */
+export function loadCase(path: string): import('../conformance/types.js').ConformanceCase {
+  const f = readSafetensors(path);
+  const name = path.replace(/^.*\//, '').replace(/\.safetensors$/, '');
+  return {
+    name,
+    kind: f.metadata.case ?? '',
+    config: f.config,
+    metadata: f.metadata,
+    names: () => [...f.tensors.keys()],
+    has: (n: string) => f.tensors.has(n),
+    tensor: (n: string) => stTensor(f, n),
+    params: (prefix = '') => {
+      const out = new Map<string, tf.Tensor>();
+      for (const k of f.tensors.keys()) {
+        if (k.startsWith(`param.${prefix}`)) out.set(k.slice(`param.${prefix}`.length), stTensor(f, k));
+      }
+      return out;
+    },
+  };
+}
+
+/**
+ * Runs a kind runner on a case file and checks every `expect.*` tensor with
+ * the file's tolerance, and that the runner leaves no tensors behind.
+ */
+export async function checkConformance(
+  path: string,
+  run: import('../conformance/types.js').KindRunner,
+): Promise<void> {
+  const f = readSafetensors(path);
+  const c = loadCase(path);
+  const { atol, rtol } = tolerance(f);
+  const before = tf.memory().numTensors;
+  const out = await run(c);
+  const expected = [...f.tensors.keys()].filter((k) => k.startsWith('expect.')).map((k) => k.slice(7));
+  expect(Object.keys(out).sort()).toEqual(expected.sort());
+  for (const k of expected) {
+    const want = f.tensors.get(`expect.${k}`)!;
+    const got = out[k]!;
+    expect(got.shape, k).toEqual(want.shape);
+    try {
+      expectClose(got.dataSync(), want.data, atol, rtol);
+    } catch (e) {
+      throw new Error(`${k}: ${(e as Error).message}`);
+    }
+  }
+  tf.dispose(Object.values(out));
+  expect(tf.memory().numTensors).toBe(before);
+}
