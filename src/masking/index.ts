@@ -13,3 +13,9 @@ export {
   type RandomMaskArrays,
   type RandomMaskResult,
 } from './random_masker.js';
+export {
+  BlockwiseMasker,
+  type BlockwiseMaskerConfig,
+  type BlockwiseMaskArrays,
+  type BlockwiseMaskResult,
+} from './blockwise_masker.js';
