@@ -19,3 +19,9 @@ export {
   type BlockwiseMaskArrays,
   type BlockwiseMaskResult,
 } from './blockwise_masker.js';
+export {
+  SimMIMMasker,
+  type SimMIMMaskerConfig,
+  type SimMIMMaskArrays,
+  type SimMIMMaskResult,
+} from './simmim_masker.js';
