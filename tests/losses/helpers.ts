@@ -176,3 +176,19 @@ export async function checkConformance(
   tf.dispose(Object.values(out));
   expect(tf.memory().numTensors).toBe(before);
 }
+
+/** Central finite difference of a float64 reference `f` at coordinates `idx` of `x`. */
+export function numericGrad(f: (x: number[]) => number, x: number[], idx: number[], h = 1e-5): number[] {
+  return idx.map((i) => {
+    const a = x.slice();
+    const b = x.slice();
+    a[i]! += h;
+    b[i]! -= h;
+    return (f(a) - f(b)) / (2 * h);
+  });
+}
+
+/** Sum of |values|. */
+export function absSum(t: tf.Tensor): number {
+  return Array.from(t.dataSync()).reduce((a, b) => a + Math.abs(b), 0);
+}
