@@ -351,3 +351,52 @@ export class AdamW implements GradientOptimizer {
     this.reset();
   }
 }
+
+/**
+ * Flattens an {@link AdamWState} into named tensors for a checkpoint file
+ * (safetensors or tfjs weights): `<param>.exp_avg`, `<param>.exp_avg_sq`
+ * (float32, the parameter's shape), `<param>.step` (int32 scalar), and `lr`
+ * (float32 scalar). The moments are the state's own tensors, not copies.
+ */
+export function adamWStateToTensors(state: AdamWState): Map<string, tf.Tensor> {
+  const out = new Map<string, tf.Tensor>();
+  out.set('lr', tf.scalar(state.lr, 'float32'));
+  for (const [name, s] of state.params) {
+    out.set(`${name}.exp_avg`, s.expAvg);
+    out.set(`${name}.exp_avg_sq`, s.expAvgSq);
+    out.set(`${name}.step`, tf.scalar(s.step, 'int32'));
+  }
+  return out;
+}
+
+/**
+ * The inverse of {@link adamWStateToTensors}: reads `lr` and every
+ * `<param>.exp_avg` / `.exp_avg_sq` / `.step` triple (each name must have all
+ * three). The moments in the result are the map's own tensors; the `lr` and
+ * `step` scalars are read and may be disposed by the caller.
+ */
+export function adamWStateFromTensors(tensors: ReadonlyMap<string, tf.Tensor>): AdamWState {
+  const lrT = tensors.get('lr');
+  if (lrT === undefined || lrT.size !== 1) {
+    throw new Error(`adamWStateFromTensors: tensors must hold a scalar 'lr', got ${lrT === undefined ? 'none' : `shape [${lrT.shape}]`}`);
+  }
+  const params = new Map<string, AdamWParamState>();
+  const suffixes = ['.exp_avg_sq', '.exp_avg', '.step'];
+  const names = new Set<string>();
+  for (const key of tensors.keys()) {
+    if (key === 'lr') continue;
+    const sfx = suffixes.find((s) => key.endsWith(s));
+    if (sfx === undefined) {
+      throw new Error(`adamWStateFromTensors: unexpected key '${key}' (expected 'lr' or '<param>.exp_avg', '.exp_avg_sq', '.step')`);
+    }
+    names.add(key.slice(0, -sfx.length));
+  }
+  for (const name of names) {
+    const [m, v, st] = ['.exp_avg', '.exp_avg_sq', '.step'].map((s) => tensors.get(name + s));
+    if (m === undefined || v === undefined || st === undefined || st.size !== 1) {
+      throw new Error(`adamWStateFromTensors: parameter '${name}' needs '${name}.exp_avg', '${name}.exp_avg_sq' and a scalar '${name}.step'`);
+    }
+    params.set(name, { step: st.dataSync()[0]!, expAvg: m, expAvgSq: v });
+  }
+  return { lr: lrT.dataSync()[0]!, params };
+}

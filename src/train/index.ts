@@ -1,4 +1,13 @@
-export { AdamW, type AdamWConfig, type AdamWState, type AdamWParamState, type GradientOptimizer, type ResolvedGroup } from './adamw.js';
+export {
+  AdamW,
+  adamWStateFromTensors,
+  adamWStateToTensors,
+  type AdamWConfig,
+  type AdamWParamState,
+  type AdamWState,
+  type GradientOptimizer,
+  type ResolvedGroup,
+} from './adamw.js';
 export {
   DEFAULT_NO_WEIGHT_DECAY,
   decays,

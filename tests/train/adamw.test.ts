@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { afterEach, describe, expect, it } from 'vitest';
-import { AdamW, paramGroupsWeightDecay } from '../../src/index.js';
+import { AdamW, adamWStateFromTensors, adamWStateToTensors, paramGroupsWeightDecay } from '../../src/index.js';
 import { maxDiff, moduleFromNames } from './helpers.js';
 
 /**
@@ -134,7 +134,14 @@ describe('AdamW', () => {
     const g1a = grads(a.W, a.b, 0);
     a.opt.step(g1a, 0.1);
     tf.dispose(g1a);
-    const state = a.opt.getState();
+    // Through the flat checkpoint form, as a file would hold it.
+    const flat = adamWStateToTensors(a.opt.getState());
+    expect([...flat.keys()].sort()).toEqual(['W.exp_avg', 'W.exp_avg_sq', 'W.step', 'b.exp_avg', 'b.exp_avg_sq', 'b.step', 'lr']);
+    expect(flat.get('W.step')!.dtype).toBe('int32');
+    const state = adamWStateFromTensors(flat);
+    expect(state.params.get('b')!.step).toBe(1);
+    expect(state.lr).toBeCloseTo(0.1, 7);
+    tf.dispose([flat.get('lr')!, flat.get('W.step')!, flat.get('b.step')!]);
     // Resume in c: same weights, imported state, then step 2 in both.
     c.W.assign(a.W);
     c.b.assign(a.b);
@@ -231,6 +238,13 @@ describe('AdamW', () => {
     const bad = tf.zeros([3]);
     expect(() => opt.step({ W: bad })).toThrow(/gradient of 'W' must have shape \[2,2\], got \[3\]/);
     expect(() => opt.step({ nope: bad })).toThrow(/gradient 'nope' matches no parameter/);
+    expect(() => adamWStateFromTensors(new Map([['lr', bad]]))).toThrow(/scalar 'lr', got shape \[3\]/);
+    const lr = tf.scalar(0.1);
+    expect(() => adamWStateFromTensors(new Map([['lr', lr], ['W.exp_avg', bad]]))).toThrow(/parameter 'W' needs 'W.exp_avg', 'W.exp_avg_sq' and a scalar 'W.step'/);
+    expect(() => adamWStateFromTensors(new Map([['lr', lr], ['W.moment', bad]]))).toThrow(/unexpected key 'W.moment'/);
+    const st = { lr: 0.1, params: new Map([['W', { step: 1, expAvg: bad, expAvgSq: bad }]]) };
+    expect(() => opt.setState(st)).toThrow(/expAvg of 'W' must have shape \[2,2\], got \[3\]/);
+    lr.dispose();
     bad.dispose();
     expect(tf.memory().numTensors).toBe(before);
     opt.dispose();
