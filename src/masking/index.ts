@@ -25,3 +25,9 @@ export {
   type SimMIMMaskArrays,
   type SimMIMMaskResult,
 } from './simmim_masker.js';
+export {
+  TextMasker,
+  type TextMaskerConfig,
+  type TextMaskArrays,
+  type TextMaskResult,
+} from './text_masker.js';
