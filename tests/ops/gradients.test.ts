@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ensureGradients, registerMissingGradients } from '../../src/ops/gradients.js';
+import { setGatherOneHotLimit } from '../../src/ops/gradients/common.js';
 import { gradientConfigs } from '../../src/ops/gradients/index.js';
 import { Rng } from '../../src/utils/random.js';
 
@@ -575,6 +576,50 @@ describe('GatherV2 gradient', () => {
     const want = scatterAdd(2, 5, 2, idx, dyValues);
     expect(results['cpu']).toEqual(want);
     expect(results['wasm']).toEqual(want);
+  });
+
+  it('gives the same values through the one-hot product and the ScatterNd path', () => {
+    const configs: Array<{ shape: number[]; ids: number[][] | number[]; axis: number; batchDims: number }> = [
+      { shape: [5, 3], ids: [4, 0, 4, 2], axis: 0, batchDims: 0 },
+      { shape: [3, 4], ids: [[0, 3], [3, 3]], axis: 1, batchDims: 0 },
+      { shape: [2, 5, 3], ids: [[0, 4, 4], [1, 1, 3]], axis: 1, batchDims: 1 },
+      { shape: [2, 3, 4, 2], ids: [[3, 0, 1], [2, 2, 0]], axis: 2, batchDims: 1 },
+    ];
+    const gradWith = (limit: number, c: (typeof configs)[number]): number[] => {
+      const old = setGatherOneHotLimit(limit);
+      try {
+        return tf.tidy(() => {
+          const x = rand(c.shape, 111);
+          const ids = tf.tensor(c.ids as number[], undefined, 'int32');
+          const y = tf.gather(x, ids, c.axis, c.batchDims);
+          const g = tf.grad((p: tf.Tensor) => tf.sum(tf.mul(tf.gather(p, ids, c.axis, c.batchDims), weights(y.shape))))(x);
+          return Array.from(g.dataSync());
+        });
+      } finally {
+        setGatherOneHotLimit(old);
+      }
+    };
+    for (const c of configs) {
+      const viaOneHot = gradWith(Number.POSITIVE_INFINITY, c);
+      const viaScatter = gradWith(0, c);
+      viaScatter.forEach((v, i) => expect(v, `${JSON.stringify(c)} element ${i}`).toBeCloseTo(viaOneHot[i]!, 5));
+    }
+  });
+
+  it('scatters into a large table (ScatterNd path by default) with exact values', () => {
+    tf.tidy(() => {
+      const n = 20000;
+      const table = tf.zeros([n, 2]);
+      const idsList = [19999, 7, 7, 0, 12345];
+      const ids = tf.tensor1d(idsList, 'int32');
+      const dy = tf.tensor2d([[1, 2], [3, 4], [5, 6], [7, 8], [9, 10]]);
+      const g = tf.grad((t: tf.Tensor) => tf.gather(t, ids))(table, dy).arraySync() as number[][];
+      expect(g[19999]).toEqual([1, 2]);
+      expect(g[7]).toEqual([8, 10]);
+      expect(g[0]).toEqual([7, 8]);
+      expect(g[12345]).toEqual([9, 10]);
+      expect(g.flat().reduce((a, b) => a + b, 0)).toBe(55);
+    });
   });
 
   it('flows to an embedding table (batchDims 0) with exact scatter-add values', () => {

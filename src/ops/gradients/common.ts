@@ -67,6 +67,21 @@ export function oneHotF(indices: tf.Tensor, depth: number): tf.Tensor {
 }
 
 /**
+ * Above this many one-hot elements (`B * K * N`), {@link gatherParamsGrad}
+ * scatters with the ScatterNd kernel instead, where the backend has it: the
+ * one-hot product costs `K` times more arithmetic than a scatter-add, which
+ * matters for large tables (a 50k-token vocabulary). Settable for tests.
+ */
+let oneHotLimit = 1 << 16;
+
+/** Sets the one-hot size limit of {@link gatherParamsGrad}; returns the old one. */
+export function setGatherOneHotLimit(limit: number): number {
+  const old = oneHotLimit;
+  oneHotLimit = limit;
+  return old;
+}
+
+/**
  * Gradient of `tf.gather(params, indices, axis, batchDims)` with respect to
  * `params` (of shape `paramsShape`), given the output gradient `dy`.
  *
@@ -97,6 +112,9 @@ export function gatherParamsGrad(
   const R = prod(paramsShape.slice(a + 1));
   const K = prod(indices.shape.slice(bd));
   if (B * K === 0 || N === 0 || O * R === 0) return zerosF(paramsShape);
+  if (B * K * N > oneHotLimit && tf.getKernel('ScatterNd', tf.getBackend()) !== undefined) {
+    return scatterParamsGrad(paramsShape, indices, dy, B, O, N, R, K);
+  }
   const oh = oneHotF(indices, N); // [B*K, N]
   let d = tf.reshape(dy, [B, O, K, R]);
   if (O > 1) d = tf.transpose(d, [0, 2, 1, 3]); // [B, K, O, R]
@@ -106,5 +124,27 @@ export function gatherParamsGrad(
       : matMul(tf.reshape(oh, [B, K, N]), tf.reshape(d, [B, K, O * R]), true, false); // [B, N, O*R]
   g = tf.reshape(g, [B, N, O, R]);
   if (O > 1) g = tf.transpose(g, [0, 2, 1, 3]);
+  return tf.reshape(g, paramsShape);
+}
+
+/**
+ * The same scatter-add with the ScatterNd kernel (which sums repeated
+ * indices on cpu, wasm, webgl and webgpu): row `(b*O + o)*N + indices[b, k]`
+ * of the flat `[B*O*N, R]` gradient receives `dy[b, o, k, :]`.
+ */
+function scatterParamsGrad(
+  paramsShape: number[],
+  indices: tf.Tensor,
+  dy: tf.Tensor,
+  B: number,
+  O: number,
+  N: number,
+  R: number,
+  K: number,
+): tf.Tensor {
+  const ids = tf.reshape(indices.dtype === 'int32' ? indices : tf.cast(indices, 'int32'), [B, 1, K]);
+  const base = tf.mul(tf.reshape(tf.range(0, B * O, 1, 'int32'), [B, O, 1]), tf.scalar(N, 'int32'));
+  const rows = tf.reshape(tf.add(base, ids), [B * O * K, 1]);
+  const g = tf.scatterND(rows, tf.reshape(dy, [B * O * K, R]), [B * O * N, R]);
   return tf.reshape(g, paramsShape);
 }
