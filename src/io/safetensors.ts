@@ -534,7 +534,7 @@ export interface SafetensorsEntry {
    * or safe integers), I32 (int32 range), U8 (0..255); BOOL takes booleans or
    * 0/1. For F16/BF16 a `Uint16Array` is taken as the encoded bit patterns.
    */
-  data: ArrayLike<number> | ArrayLike<boolean> | BigInt64Array;
+  data: ArrayLike<number | boolean | bigint>;
 }
 
 /** One tensor to write, given by its stored little-endian bytes (as {@link SafetensorsFile.raw} returns). */

@@ -90,8 +90,8 @@ describe('safetensors reader: every dtype from hand-made bytes', () => {
     const f = parseSafetensors(handmade(header, [0xfb, 0xff, 0xff, 0xff, 7, 0, 0, 0, 1, 0, 1, 0, 255, 0x00, 0x3c]));
     expect(f.names()).toEqual(['a', 'b', 'c', 'e', 's']);
     expect(Array.from(f.int32('a'))).toEqual([-5, 7]);
-    expect(Array.from(f.decode('b'))).toEqual([1, 0, 1]);
-    expect(Array.from(f.decode('c'))).toEqual([0, 255]);
+    expect(Array.from(f.decode('b') as Uint8Array)).toEqual([1, 0, 1]);
+    expect(Array.from(f.decode('c') as Uint8Array)).toEqual([0, 255]);
     expect(f.info('e').byteLength).toBe(0);
     const before = tf.memory().numTensors;
     const ts = ['a', 'b', 'c', 's', 'e'].map((n) => f.toTensor(n));
@@ -326,8 +326,8 @@ describe('safetensors writer', () => {
     expect(Array.from(f.float32('bf16'))).toEqual([2 ** -133, -1.5]);
     expect(Array.from(f.bigint64('i64'))).toEqual([-(2n ** 63n), 5n, 2n ** 62n]);
     expect(Array.from(f.int32('i32'))).toEqual([-2147483648, 2147483647]);
-    expect(Array.from(f.decode('bool'))).toEqual([1, 0, 1]);
-    expect(Array.from(f.decode('u8'))).toEqual([0, 255]);
+    expect(Array.from(f.decode('bool') as Uint8Array)).toEqual([1, 0, 1]);
+    expect(Array.from(f.decode('u8') as Uint8Array)).toEqual([0, 255]);
     expect(Array.from(f.float32('raw'))).toEqual([1]);
     // Every tensor starts at a multiple of its element size.
     const sizes = { F32: 4, F16: 2, BF16: 2, I64: 8, I32: 4, BOOL: 1, U8: 1 };
