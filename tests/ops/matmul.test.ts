@@ -1,0 +1,114 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { afterEach, describe, expect, it } from 'vitest';
+import { linear, matMul, setExplicitTranspose } from '../../src/ops/matmul.js';
+import { ensureGradients } from '../../src/ops/gradients.js';
+
+/**
+ * `matMul(a, b, ta, tb)` = op(a) @ op(b), checked against a hand computation in
+ * plain JS for all four flag combinations, with the explicit-transpose path
+ * forced on and off (on `wasm` it is on by default), values and gradients.
+ */
+
+type M = number[][];
+const T = (x: M): M => x[0]!.map((_, j) => x.map((row) => row[j]!));
+const mm = (x: M, y: M): M => x.map((row) => y[0]!.map((_, j) => row.reduce((s, v, k) => s + v * y[k]![j]!, 0)));
+const fill = (r: number, c: number, f: (i: number, j: number) => number): M =>
+  Array.from({ length: r }, (_, i) => Array.from({ length: c }, (_, j) => f(i, j)));
+
+const m = 3;
+const k = 4;
+const n = 2;
+// op(a) is [m, k], op(b) is [k, n]; w weighs the objective sum(w * c).
+const opA = fill(m, k, (i, j) => (i + 1) * 0.5 - j * 0.25);
+const opB = fill(k, n, (i, j) => Math.sin(i + 2 * j));
+const w = fill(m, n, (i, j) => 1 + i - j);
+
+function expectMatrix(t: tf.Tensor, want: M): void {
+  expect(t.shape).toEqual([want.length, want[0]!.length]);
+  const got = t.arraySync() as M;
+  want.forEach((row, i) => row.forEach((v, j) => expect(got[i]![j]!).toBeCloseTo(v, 5)));
+}
+
+afterEach(() => setExplicitTranspose(undefined));
+
+describe('matMul', () => {
+  for (const explicit of [true, false]) {
+    for (const [ta, tb] of [
+      [false, false],
+      [false, true],
+      [true, false],
+      [true, true],
+    ] as const) {
+      it(`explicit=${explicit}, transposeA=${ta}, transposeB=${tb}: values and gradients`, async () => {
+        ensureGradients();
+        setExplicitTranspose(explicit);
+        const a = tf.tensor2d(ta ? T(opA) : opA);
+        const b = tf.tensor2d(tb ? T(opB) : opB);
+        const wt = tf.tensor2d(w);
+        // The forced path is the one taken: explicit transposes run Transpose kernels.
+        const profile = await tf.profile(() => matMul(a, b, ta, tb));
+        tf.dispose(profile.result as tf.Tensor);
+        expect(profile.kernelNames.includes('Transpose')).toBe(explicit && (ta || tb));
+        const before = tf.memory().numTensors;
+        const c = matMul(a, b, ta, tb);
+        expectMatrix(c, mm(opA, opB));
+        const [da, db] = tf.grads((x: tf.Tensor, y: tf.Tensor) => tf.sum(tf.mul(matMul(x, y, ta, tb), wt)))([a, b]);
+        // d/d op(a) = w op(b)^T, d/d op(b) = op(a)^T w, transposed back if flagged.
+        const dOpA = mm(w, T(opB));
+        const dOpB = mm(T(opA), w);
+        expectMatrix(da!, ta ? T(dOpA) : dOpA);
+        expectMatrix(db!, tb ? T(dOpB) : dOpB);
+        tf.dispose([c, da!, db!]);
+        expect(tf.memory().numTensors).toBe(before);
+        tf.dispose([a, b, wt]);
+      });
+    }
+  }
+
+  it('batched (rank 3) products match the per-batch hand product, both paths', () => {
+    const a = [opA, opA.map((row) => row.map((v) => -2 * v))];
+    const b = [opB, opB.map((row) => row.map((v) => v + 1))];
+    const results = [true, false].map((explicit) => {
+      setExplicitTranspose(explicit);
+      return tf.tidy(() => {
+        const at = tf.tensor3d(a.map(T)); // stored transposed, so flag it
+        const bt = tf.tensor3d(b);
+        const c = matMul(at, bt, true, false);
+        const g = tf.grad((x: tf.Tensor) => tf.sum(matMul(x, bt, true, false)))(at);
+        return { c: c.arraySync() as M[], g: g.arraySync() as M[] };
+      });
+    });
+    for (const r of results) {
+      r.c.forEach((cb, i) => cb.forEach((row, p) => row.forEach((v, q) => expect(v).toBeCloseTo(mm(a[i]!, b[i]!)[p]![q]!, 5))));
+      // d sum(op(a) b) / d op(a) = ones [m, n] b^T, stored transposed.
+      r.g.forEach((gb, i) => {
+        const want = T(mm(fill(m, n, () => 1), T(b[i]!)));
+        gb.forEach((row, p) => row.forEach((v, q) => expect(v).toBeCloseTo(want[p]![q]!, 5)));
+      });
+    }
+  });
+
+  it('rejects operands of unequal or too small rank, naming the shapes', () => {
+    const a = tf.zeros([2, 3]);
+    const b = tf.zeros([1, 3, 2]);
+    const v = tf.zeros([3]);
+    expect(() => matMul(a, b)).toThrow(/equal rank >= 2, got a.shape=\[2,3\] and b.shape=\[1,3,2\]/);
+    expect(() => matMul(v, v)).toThrow(/a.shape=\[3\]/);
+    tf.dispose([a, b, v]);
+  });
+});
+
+describe('linear', () => {
+  it('maps the last axis of a rank-3 input, with bias, and has gradients', () => {
+    const x = tf.tensor3d([[[1, 2, 3]], [[0, -1, 1]]]);
+    const wt = tf.tensor2d([[1, 0], [0, 1], [1, 1]]);
+    const bias = tf.tensor1d([0.5, -0.5]);
+    const y = linear(x, wt, bias);
+    expect(y.shape).toEqual([2, 1, 2]);
+    expect(Array.from(y.dataSync())).toEqual([4.5, 4.5, 1.5, -0.5]);
+    const [dw, db] = tf.grads((w2: tf.Tensor, b2: tf.Tensor) => tf.sum(linear(x, w2, b2)))([wt, bias]);
+    expect(Array.from(dw!.dataSync())).toEqual([1, 1, 1, 1, 4, 4]);
+    expect(Array.from(db!.dataSync())).toEqual([2, 2]);
+    tf.dispose([x, wt, bias, y, dw!, db!]);
+  });
+});
