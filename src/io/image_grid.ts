@@ -2,14 +2,14 @@ import * as tf from '@tensorflow/tfjs-core';
 
 /**
  * Visualisation helpers for masked image modeling: lay images out in a grid
- * (for {@link encodePng} or a canvas), grey out the removed patches of a mask,
+ * (for `encodePng` (png.ts) or a canvas), grey out the removed patches of a mask,
  * and paste the visible patches back into a reconstruction, as MAE's
  * visualisation notebook does (original | masked | reconstruction |
  * reconstruction + visible). Not training paths: they read tensors back to
  * the CPU (`dataSync`) where they must.
  */
 
-/** An 8-bit image, rows top to bottom, channels interleaved (what {@link encodePng} takes). */
+/** An 8-bit image, rows top to bottom, channels interleaved (what `encodePng` (png.ts) takes). */
 export interface GridImage {
   /** Width in pixels. */
   width: number;
