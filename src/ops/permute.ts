@@ -16,6 +16,7 @@
  * that reaches only one of the repeated rows.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { ensureGradients } from './gradients.js';
 
 function checkIds(fn: string, name: string, ids: tf.Tensor, batch: number): void {
   if (!(ids instanceof tf.Tensor)) {
@@ -124,6 +125,7 @@ function getGatherOp(): (x: tf.Tensor, ids: tf.Tensor) => tf.Tensor {
  *   positions not taken (no scatter kernel, so it runs on every backend).
  */
 export function gatherTokens<T extends tf.Tensor>(x: T, ids: tf.Tensor2D): T {
+  ensureGradients();
   if (!(x instanceof tf.Tensor)) {
     throw new Error(`gatherTokens: x must be a tf.Tensor [B, L, ...], got ${String(x)}`);
   }
@@ -194,6 +196,7 @@ export function restoreTokens(
   maskTokens: tf.Tensor3D,
   idsRestore: tf.Tensor2D,
 ): tf.Tensor3D {
+  ensureGradients();
   if (!(visible instanceof tf.Tensor) || visible.rank !== 3) {
     throw new Error(
       `restoreTokens: visible must be a rank-3 tf.Tensor [B, K, D], got ${

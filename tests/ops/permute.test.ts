@@ -198,3 +198,75 @@ describe('restoreTokens', () => {
     tf.dispose([visible, ids, badMt, badD, short, mt]);
   });
 });
+
+describe('gatherTokens + restoreTokens in an MAE-like chain', () => {
+  it('gradients through a composed loss match a JS reference and finite differences; memory flat', () => {
+    // y = restore(2 * gather(x, keep), m, restore); loss = sum(w * y^2)
+    const [B, L, K, D] = [2, 5, 2, 3];
+    const keepRows = [[3, 1], [0, 4]];
+    // idsShuffle rows: [3, 1, 0, 2, 4] and [0, 4, 1, 2, 3]; idsRestore = inverse
+    const shuffleRows = [[3, 1, 0, 2, 4], [0, 4, 1, 2, 3]];
+    const restoreRows = shuffleRows.map((s) => {
+      const r = new Array<number>(L);
+      s.forEach((v, i) => (r[v] = i));
+      return r;
+    });
+    const x = tf.variable(tf.tensor3d(Array.from({ length: B * L * D }, (_, i) => Math.cos(i)), [B, L, D]));
+    const m = tf.variable(tf.tensor3d([[[0.5, -1, 2]]]));
+    const keep = tf.tensor2d(keepRows, [B, K], 'int32');
+    const restore = tf.tensor2d(restoreRows, [B, L], 'int32');
+    const w = weights([B, L, D]);
+    const loss = () =>
+      tf.tidy(() => {
+        const y = restoreTokens(tf.mul(gatherTokens(x, keep), 2) as tf.Tensor3D, m, restore);
+        return tf.sum(tf.mul(w, tf.square(y))) as tf.Scalar;
+      });
+    tf.dispose(tf.variableGrads(loss)); // warm-up (kernels, registrations)
+    const before = tf.memory().numTensors;
+    const { value, grads } = tf.variableGrads(loss, [x, m]);
+    // JS reference: grid i of sample b holds 2 x[b, keep[b][r]] if r = restore[b][i] < K, else m.
+    const xv = x.dataSync(), mv = m.dataSync(), wv = w.dataSync();
+    const gx = new Float32Array(B * L * D);
+    const gm = new Float32Array(D);
+    let lossRef = 0;
+    for (let b = 0; b < B; b++) {
+      for (let i = 0; i < L; i++) {
+        const r = restoreRows[b]![i]!;
+        for (let d = 0; d < D; d++) {
+          const wi = wv[(b * L + i) * D + d]!;
+          if (r < K) {
+            const src = (b * L + keepRows[b]![r]!) * D + d;
+            const y = 2 * xv[src]!;
+            lossRef += wi * y * y;
+            gx[src] += wi * 2 * y * 2;
+          } else {
+            lossRef += wi * mv[d]! * mv[d]!;
+            gm[d] += wi * 2 * mv[d]!;
+          }
+        }
+      }
+    }
+    expect(value.dataSync()[0]!).toBeCloseTo(lossRef, 4);
+    const gotX = grads[x.name]!.dataSync();
+    const gotM = grads[m.name]!.dataSync();
+    for (let i = 0; i < gx.length; i++) expect(gotX[i]!).toBeCloseTo(gx[i]!, 5);
+    for (let d = 0; d < D; d++) expect(gotM[d]!).toBeCloseTo(gm[d]!, 5);
+    tf.dispose([value, grads]);
+    expect(tf.memory().numTensors).toBe(before);
+    // finite differences on a few coordinates of m
+    const eps = 1e-2;
+    for (const d of [0, 2]) {
+      const base = Array.from(mv);
+      const at = (delta: number) => {
+        const v = base.slice();
+        v[d]! += delta;
+        tf.tidy(() => m.assign(tf.tensor3d([[v]])));
+        return tf.tidy(() => loss().dataSync()[0]!);
+      };
+      const fd = (at(eps) - at(-eps)) / (2 * eps);
+      tf.tidy(() => m.assign(tf.tensor3d([[base]])));
+      expect(gotM[d]!).toBeCloseTo(fd, 1);
+    }
+    tf.dispose([x, m, keep, restore, w]);
+  });
+});
