@@ -1,1 +1,1 @@
-export {};
+export { PixelDecoder, type PixelDecoderConfig, type PixelDecoderForwardOptions } from './pixel_decoder.js';

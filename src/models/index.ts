@@ -1,1 +1,25 @@
-export {};
+export {
+  VisionTransformer,
+  vitTiny,
+  vitSmall,
+  vitBase,
+  vitLarge,
+  vitHuge,
+  type VisionTransformerConfig,
+  type VitForwardOptions,
+  type VitFeatures,
+} from './vit.js';
+export {
+  MAE,
+  maeVitBasePatch16,
+  maeVitLargePatch16,
+  maeVitHugePatch14,
+  maeTiny,
+  maeMicro,
+  type MAEConfig,
+  type MaeTarget,
+  type MaeMaskOptions,
+  type MaeForwardOptions,
+  type MaeEncoderOutput,
+  type MaeOutput,
+} from './mae.js';
