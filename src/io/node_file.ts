@@ -12,8 +12,11 @@ import {
  * browser bundle of the library never pulls in Node modules.
  */
 async function fsPromises(): Promise<typeof import('node:fs/promises')> {
+  // A variable specifier plus ignore hints: bundlers (vite, webpack, esbuild)
+  // then leave the import alone instead of trying to resolve a Node module.
+  const specifier = 'node:fs/promises';
   try {
-    return await import('node:fs/promises');
+    return (await import(/* @vite-ignore */ /* webpackIgnore: true */ specifier)) as typeof import('node:fs/promises');
   } catch (e) {
     throw new Error(
       `safetensors files: node:fs/promises is unavailable (these functions are Node-only; in a browser, ` +
