@@ -74,13 +74,14 @@ export function nearestCentroid(x: tf.Tensor2D, centroids: tf.Tensor2D): tf.Tens
   const k = centroids.shape[0];
   if (k < 1) throw new Error(`nearestCentroid: centroids must have at least 1 row, got shape [${centroids.shape}]`);
   return tf.tidy(() => {
-    const cT = tf.transpose(centroids); // [d, k], once, so each chunk is a plain product
+    // 2 c^T [d, k], once: each chunk is then one plain product and one subtraction.
+    const cT2 = tf.mul(tf.transpose(centroids), 2);
     const cSq = tf.sum(tf.square(centroids), 1); // [k]
     const rows = Math.max(1, Math.floor(BLOCK_ELEMENTS / k));
     const parts: tf.Tensor[] = [];
     for (let s = 0; s < n; s += rows) {
       const xs = n <= rows ? x : tf.slice(x, [s, 0], [Math.min(rows, n - s), d]);
-      const scores = tf.sub(cSq, tf.mul(matMul(xs, cT), 2));
+      const scores = tf.sub(cSq, matMul(xs, cT2));
       parts.push(tf.argMin(scores, 1));
     }
     if (parts.length === 0) return tf.zeros([0], 'int32') as tf.Tensor1D;
