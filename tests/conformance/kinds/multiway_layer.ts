@@ -34,7 +34,7 @@ export const run: KindRunner = (c) => {
   try {
     loadWeights(block, params); // strict: every key must match
     const { out, attn } = block.forward(x, {
-      splitPosition: cfg.multiway_split_position as number,
+      splitPosition: (cfg.multiway_split_position as number | undefined) ?? -1,
       returnAttention: true,
     });
     return { out, attn: attn! };
