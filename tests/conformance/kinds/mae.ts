@@ -62,7 +62,12 @@ export const run: KindRunner = (c) => {
     normPixLoss: cfg.norm_pix_loss === true,
   });
   try {
-    loadWeights(model, c.params(), { converter: maeConverter }); // strict
+    const params = c.params();
+    try {
+      loadWeights(model, params, { converter: maeConverter }); // strict
+    } finally {
+      tf.dispose([...params.values()]);
+    }
     const nhwc = tf.transpose(imgs, [0, 2, 3, 1]);
     const noise = c.tensor('input.noise');
     const out = model.forward(nhwc, { noise });
