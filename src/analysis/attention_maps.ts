@@ -5,6 +5,7 @@ import * as tf from '@tensorflow/tfjs-core';
  * attention, such as `VisionTransformer`.
  */
 export interface AttentionSource {
+  /** Runs the encoder; with `returnAttention` it must return one `[B, heads, T, T]` map per block. */
   forwardFeatures(
     imgs: tf.Tensor,
     options: { returnAttention?: boolean },

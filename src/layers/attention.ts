@@ -50,8 +50,11 @@ export interface AttentionOutput {
 
 /** Per-head queries, keys and values, each `[B, heads, N, D/heads]`. */
 export interface QkvHeads {
+  /** Queries (unscaled). */
   q: tf.Tensor4D;
+  /** Keys. */
   k: tf.Tensor4D;
+  /** Values. */
   v: tf.Tensor4D;
 }
 

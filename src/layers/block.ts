@@ -85,14 +85,21 @@ export class Block extends Module {
     normEps: number;
     seed: number;
   };
+  /** Norm before attention (`norm1`). */
   readonly norm1: LayerNorm;
+  /** Self-attention (`attn`). */
   readonly attn: Attention;
+  /** Norm before the MLP (`norm2`). */
   readonly norm2: LayerNorm;
+  /** Feed-forward network (`mlp`). */
   readonly mlp: Mlp;
-  /** Layer-scale vectors (either naming), or null when off. */
+  /** Layer-scale vector of the attention branch (`ls1.gamma` or `gamma_1`), or null when off. */
   readonly gamma1: Weight | null;
+  /** Layer-scale vector of the MLP branch (`ls2.gamma` or `gamma_2`), or null when off. */
   readonly gamma2: Weight | null;
+  /** Stochastic depth of the attention branch. */
   readonly dropPath1: DropPath;
+  /** Stochastic depth of the MLP branch. */
   readonly dropPath2: DropPath;
 
   constructor(config: BlockConfig) {

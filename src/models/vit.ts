@@ -93,11 +93,13 @@ export class VisionTransformer extends Module {
   readonly gridSize: [number, number];
   /** Patches per image. */
   readonly numPatches: number;
+  /** Patch projection (`patch_embed`). */
   readonly patchEmbed: PatchEmbed;
   /** `cls_token` `[1, 1, D]`, or null without class token. */
   readonly clsToken: Weight | null;
   /** `pos_embed` `[1, P + N, D]`, or null with `posEmbed: 'none'`. */
   readonly posEmbed: Weight | null;
+  /** The transformer blocks (`blocks.<i>`). */
   readonly blocks: Block[];
   /** Final `norm`. */
   readonly norm: LayerNorm;
