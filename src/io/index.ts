@@ -44,3 +44,14 @@ export {
   type ExportWeightsOptions,
   type SaveWeightsOptions,
 } from './state_dict.js';
+export { encodePng, zlibCompress, crc32, adler32, type PngImage, type PngOptions } from './png.js';
+export {
+  imageGrid,
+  toImageData,
+  maskedImage,
+  pasteVisible,
+  type GridImage,
+  type RgbaImage,
+  type ImageGridOptions,
+  type MaskedImageOptions,
+} from './image_grid.js';
