@@ -2,41 +2,73 @@ import * as tf from '@tensorflow/tfjs-core';
 import { gradientConfigs } from './gradients/index.js';
 
 /**
- * Why this exists: `@tensorflow/tfjs-core` registers no gradient functions
- * (the `@tensorflow/tfjs` union package does, from files that plain Node ESM
- * cannot load), and tfjs's GatherV2 gradient needs UnsortedSegmentSum, which
- * the WASM backend lacks. So the library carries its own gradients, written
+ * Why this exists: `@tensorflow/tfjs-core` registers no gradient functions.
+ * Depending on how tfjs is loaded, the stock ones may or may not be there:
+ * tfjs-layers' Node build and the `@tensorflow/tfjs` union package register
+ * them at import, the ESM builds that bundlers and vitest load do not. And
+ * some stock gradients fail where the library needs them (see
+ * {@link REPLACES_STOCK}). So the library carries its own gradients, written
  * with public tfjs-core ops, for every kernel its maths can reach.
  */
 
-let registered = false;
+/**
+ * Kernels whose stock tfjs 4.22 gradient fails in cases the library meets,
+ * with the reason. For these the library's gradient replaces whatever is
+ * registered; every other existing registration is kept. Each reason is a
+ * failing case in `tests/ops/gradients.test.ts` when the stock one is used.
+ */
+export const REPLACES_STOCK: Readonly<Record<string, string>> = {
+  GatherV2: 'needs UnsortedSegmentSum (absent on WASM), and chained tensor methods for batchDims > 0',
+  Prod: 'uses chained tensor methods, which the Node build of tfjs-core does not install',
+  Cumsum: 'transposes its result for a non-last axis, giving the wrong shape',
+  Unpack: 'fails when the kernel has a single output (unstack of a size-1 axis)',
+  MirrorPad: 'slices the padded gradient instead of folding the mirrored copies back',
+  Tile: 'supports rank <= 4 only (broadcastTo runs Tile)',
+  BatchMatMul: 'does not sum over broadcast batch dimensions',
+  SquaredDifference: 'does not sum over broadcast axes',
+  Maximum: 'does not sum over broadcast axes',
+  Minimum: 'does not sum over broadcast axes',
+};
+
+const preferred = gradientConfigs.filter((c) => c.kernelName in REPLACES_STOCK);
+let registeredOnce = false;
 
 /**
- * Registers the library's gradient for every kernel that has none yet, and
- * returns the names it registered. A gradient that is already registered
- * (for example by `@tensorflow/tfjs`) is kept.
+ * Registers the library's gradient for every kernel that has none, and for
+ * the kernels of {@link REPLACES_STOCK} whatever is registered; returns the
+ * kernel names it (re)registered. Any other existing registration (a user's,
+ * or the stock ones of `@tensorflow/tfjs`) is kept.
  */
-export function registerMissingGradients(): string[] {
-  const added: string[] = [];
+export function registerGradients(): string[] {
+  const changed: string[] = [];
   for (const config of gradientConfigs) {
-    if (tf.getGradient(config.kernelName) === undefined) {
+    const current = tf.getGradient(config.kernelName);
+    if (current === config) continue;
+    if (current === undefined || config.kernelName in REPLACES_STOCK) {
       tf.registerGradient(config);
-      added.push(config.kernelName);
+      changed.push(config.kernelName);
     }
   }
-  return added;
+  return changed;
 }
 
 /**
- * Makes sure every kernel the library uses is differentiable on every
- * backend: registers a gradient function (with `tf.registerGradient`) for
- * each such kernel that has none, keeping any existing registration. Call it
- * before running the forward pass you will differentiate; the library calls
- * it in every module constructor and loss. Idempotent; after the first call
- * it returns at once.
+ * Makes every kernel the library uses differentiable on every backend:
+ * registers (with `tf.registerGradient`) a gradient for each such kernel that
+ * has none, keeping existing registrations except for the few stock tfjs
+ * gradients listed in {@link REPLACES_STOCK}, which fail in cases the library
+ * meets (the gather gradient on WASM, for one). Call it before the forward
+ * pass you will differentiate; the library calls it in every module
+ * constructor and loss. Idempotent and cheap after the first call (it then
+ * only re-asserts those few kernels, in case tfjs was imported later).
  */
 export function ensureGradients(): void {
-  if (registered) return;
-  registerMissingGradients();
-  registered = true;
+  if (!registeredOnce) {
+    registerGradients();
+    registeredOnce = true;
+    return;
+  }
+  for (const config of preferred) {
+    if (tf.getGradient(config.kernelName) !== config) tf.registerGradient(config);
+  }
 }
