@@ -32,3 +32,17 @@ export {
   type BlockOutput,
   type LayerScaleNaming,
 } from './block.js';
+export {
+  Multiway,
+  MultiwayAttention,
+  MultiwayBlock,
+  SubLnFeedForward,
+  type MultiwayExpert,
+  type TokenwiseModule,
+  type MultiwayConfig,
+  type MultiwayForwardOptions,
+  type SubLnFeedForwardConfig,
+  type MultiwayBlockConfig,
+  type MultiwayBlockForwardOptions,
+  type MultiwayBlockOutput,
+} from './multiway.js';
