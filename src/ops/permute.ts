@@ -8,7 +8,10 @@
  * map, so that backpropagation never needs a scatter kernel
  * (`UnsortedSegmentSum` is missing on the WASM backend). The inverse map is
  * built on the device with `topk` + `searchSorted` (no `dataSync` in the
- * training step).
+ * training step). Every gather is a single flat gather on axis 0 (tfjs 4.22's
+ * WASM gather with `batchDims` is wrong), and no broadcast copy or big
+ * reduction is made (both are slow on the CPU backend): the sum over the
+ * positions that share one mask token is a product with the 0/1 mask.
  *
  * Precondition shared by both ops: the ids of one sample are DISTINCT (a
  * permutation of a subset of `0 .. L-1`, which is what every masker of this
@@ -17,6 +20,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { ensureGradients } from './gradients.js';
+import { matMul } from './matmul.js';
 
 function checkIds(fn: string, name: string, ids: tf.Tensor, batch: number): void {
   if (!(ids instanceof tf.Tensor)) {
@@ -35,6 +39,11 @@ function checkIds(fn: string, name: string, ids: tf.Tensor, batch: number): void
   }
 }
 
+/** Flat row offsets `b * rows` as an int32 `[B, 1]` column. */
+function rowOffsets(batch: number, rows: number): tf.Tensor2D {
+  return tf.reshape(tf.mul(tf.range(0, batch, 1, 'int32'), tf.scalar(rows, 'int32')), [batch, 1]);
+}
+
 /**
  * `out[b, k] = x[b, ids[b, k]]` as ONE flat gather on axis 0 of `x` reshaped
  * to `[B * L, ...]`. `tf.gather(x, ids, 1, 1)` (batchDims = 1) would say the
@@ -45,47 +54,45 @@ function batchGather(x: tf.Tensor, ids: tf.Tensor2D): tf.Tensor {
     const [batch, length] = x.shape as [number, number];
     const rest = x.shape.slice(2);
     const k = ids.shape[1];
-    const offsets = tf.reshape(tf.mul(tf.range(0, batch, 1, 'int32'), tf.scalar(length, 'int32')), [batch, 1]);
-    const flatIds = tf.reshape(tf.add(ids, offsets), [batch * k]);
+    const flatIds = tf.reshape(tf.add(ids, rowOffsets(batch, length)), [batch * k]);
     const flatX = tf.reshape(x, [batch * length, ...rest]);
     return tf.reshape(tf.gather(flatX, flatIds, 0), [batch, k, ...rest]);
   });
 }
 
 /**
- * For distinct ids `[B, K]` with values in `[0, L)`, returns `inv [B, L]`
- * int32 with `inv[b, l] = k` where `ids[b, k] = l`, and `K` where `l` does not
- * occur. Built from a sort of each row (topk) and a binary search of every
- * position (searchSorted); O(B L log K), no scatter, no host sync.
+ * Per-row argsort of distinct int32 values `[B, N]`, ascending: for a
+ * permutation `idsRestore` this is its inverse `idsShuffle`.
  */
-function inverseIndex(ids: tf.Tensor2D, length: number): tf.Tensor2D {
-  return tf.tidy(() => {
-    const [batch, k] = ids.shape;
-    // topk of -ids gives the ids in ascending order and where each came from.
-    const { values, indices } = tf.topk(tf.neg(tf.cast(ids, 'float32')), k, true);
-    const sortedIds = tf.neg(values) as tf.Tensor2D; // [B, K] ascending
-    const positions = tf.tile(tf.reshape(tf.range(0, length, 1, 'float32'), [1, length]), [batch, 1]);
-    const at = tf.searchSorted(sortedIds, positions, 'left') as tf.Tensor2D; // [B, L] in [0, K]
-    // Pad with a value no position equals so that `at = K` reads as "absent".
-    const paddedIds = tf.concat([sortedIds, tf.fill([batch, 1], -1)], 1);
-    const paddedFrom = tf.concat([indices, tf.fill([batch, 1], k, 'int32')], 1);
-    const found = tf.equal(batchGather(paddedIds, at), positions);
-    const from = batchGather(paddedFrom, at);
-    return tf.where(found, from, tf.fill([batch, length], k, 'int32')) as tf.Tensor2D;
-  });
+function argsortDistinct(ids: tf.Tensor2D): { sorted: tf.Tensor2D; order: tf.Tensor2D } {
+  const { values, indices } = tf.topk(tf.neg(tf.cast(ids, 'float32')), ids.shape[1], true);
+  return { sorted: tf.neg(values) as tf.Tensor2D, order: indices as tf.Tensor2D };
 }
 
 /**
- * The gradient of `y[b, k] = x[b, ids[b, k]]` for distinct ids:
- * `dx[b, l] = dy[b, k]` where `ids[b, k] = l`, zero for positions not taken.
+ * The gradient of `y[b, k] = x[b, ids[b, k]]` (`x` is `[B, L, ...]`) for
+ * distinct ids: `dx[b, l] = dy[b, k]` where `ids[b, k] = l`, zero for the
+ * positions not taken. One gather from the flat `dy` with one zero row
+ * appended; the inverse map comes from a sort of each row of `ids` (topk) and
+ * a binary search of every position (searchSorted): O(B L log K), no
+ * scatter, no host sync.
  */
 function gatherBackward(dy: tf.Tensor, ids: tf.Tensor2D, length: number): tf.Tensor {
   return tf.tidy(() => {
-    const inv = inverseIndex(ids, length);
-    const padShape = dy.shape.slice();
-    padShape[1] = 1;
-    const padded = tf.concat([dy, tf.zeros(padShape, dy.dtype)], 1);
-    return batchGather(padded, inv);
+    const [batch, k] = ids.shape;
+    const rest = dy.shape.slice(2);
+    const { sorted, order } = argsortDistinct(ids);
+    const positions = tf.tile(tf.reshape(tf.range(0, length, 1, 'float32'), [1, length]), [batch, 1]);
+    const at = tf.searchSorted(sorted, positions, 'left') as tf.Tensor2D; // [B, L] in [0, K]
+    // Pad with values no position equals, so that `at = K` reads as "absent".
+    const paddedSorted = tf.concat([sorted, tf.fill([batch, 1], -1)], 1);
+    const paddedOrder = tf.concat([order, tf.zeros([batch, 1], 'int32')], 1);
+    const found = tf.equal(batchGather(paddedSorted, at), positions);
+    const row = tf.add(batchGather(paddedOrder, at), rowOffsets(batch, k));
+    const zeroRow = tf.fill([batch, length], batch * k, 'int32');
+    const flatIdx = tf.reshape(tf.where(found, row, zeroRow), [batch * length]);
+    const table = tf.concat([tf.reshape(dy, [batch * k, ...rest]), tf.zeros([1, ...rest], dy.dtype)], 0);
+    return tf.reshape(tf.gather(table, flatIdx, 0), [batch, length, ...rest]);
   });
 }
 
@@ -148,25 +155,53 @@ function getRestoreOp(): (visible: tf.Tensor, maskTokens: tf.Tensor, ids: tf.Ten
       const [batch, kept, dim] = visible.shape;
       const length = idsRestore.shape[1];
       const removed = length - kept;
-      const maskShape = maskTokens.shape;
+      const [mb, mn] = maskTokens.shape;
       save([idsRestore]);
-      let full: tf.Tensor3D = visible;
-      if (removed > 0) {
-        full = tf.concat([visible, tf.broadcastTo(maskTokens, [batch, removed, dim])], 1);
-      }
+      // One gather from the table [visible rows (B*K); mask rows (mb*mn)]:
+      // grid i of sample b reads row b*K + r if r = idsRestore[b, i] < K,
+      // else mask row (b if mb = B) * mn + (r - K if mn = L - K).
+      // No broadcast copy of the mask token is ever made.
+      const value = tf.tidy(() => {
+        const r = idsRestore;
+        const visRow = tf.add(r, rowOffsets(batch, kept));
+        let maskRow: tf.Tensor = tf.scalar(batch * kept, 'int32');
+        if (mb !== 1) maskRow = tf.add(maskRow, rowOffsets(batch, mn));
+        if (mn !== 1) maskRow = tf.add(maskRow, tf.sub(r, tf.scalar(kept, 'int32')));
+        const rows = tf.where(tf.less(r, tf.scalar(kept, 'int32')), visRow, tf.broadcastTo(maskRow, [batch, length]));
+        const table = tf.concat([tf.reshape(visible, [batch * kept, dim]), tf.reshape(maskTokens, [mb * mn, dim])], 0);
+        return tf.reshape(tf.gather(table, tf.reshape(rows, [batch * length]), 0), [batch, length, dim]);
+      });
       return {
-        value: batchGather(full, idsRestore),
+        value,
         gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
           const ids = saved[0] as tf.Tensor2D;
-          const dFull = gatherBackward(dy, ids, length);
-          const dVisible = tf.slice(dFull, [0, 0, 0], [batch, kept, dim]);
+          const dyFlat = tf.reshape(dy, [batch * length, dim]);
+          // idsShuffle (inverse of idsRestore) as flat rows of dy.
+          const shuffleRows = tf.add(argsortDistinct(ids).order, rowOffsets(batch, length));
+          const take = (from: number, count: number) =>
+            tf.reshape(
+              tf.gather(dyFlat, tf.reshape(tf.slice(shuffleRows, [0, from], [batch, count]), [batch * count]), 0),
+              [batch, count, dim],
+            );
+          const dVisible = take(0, kept);
           let dMask: tf.Tensor;
           if (removed === 0) {
-            dMask = tf.zeros(maskShape);
+            dMask = tf.zeros([mb, mn, dim]);
+          } else if (mn === 1) {
+            // sum of dy over masked positions: a product with the 0/1 mask (no reduction kernel on a big transpose)
+            const isMask = tf.cast(tf.greaterEqual(ids, tf.scalar(kept, 'int32')), 'float32');
+            dMask =
+              mb === 1
+                ? tf.reshape(matMul(tf.reshape(isMask, [1, batch * length]), dyFlat), [1, 1, dim])
+                : matMul(tf.reshape(isMask, [batch, 1, length]), dy);
           } else {
-            dMask = tf.slice(dFull, [0, kept, 0], [batch, removed, dim]);
-            if (maskShape[0] === 1) dMask = tf.sum(dMask, 0, true);
-            if (maskShape[1] === 1) dMask = tf.sum(dMask, 1, true);
+            dMask = take(kept, removed);
+            if (mb === 1) {
+              dMask = tf.reshape(
+                matMul(tf.ones([1, batch]), tf.reshape(dMask, [batch, removed * dim])),
+                [1, removed, dim],
+              );
+            }
           }
           return [dVisible, dMask, tf.zeros(ids.shape)];
         },
