@@ -16,7 +16,8 @@ export interface RandomMaskerConfig {
  * The per-sample noise that drives {@link RandomMasker}: uniform values in
  * [0, 1), a tensor `[B, L]`, rows `number[][]`, or a flat row-major
  * `Float32Array` / array of `B * L` values. Only the ORDER of the values
- * matters (argsort).
+ * matters (argsort). A tensor is read with `dataSync` (masking is data
+ * preparation, outside the differentiated step) and is not disposed.
  */
 export type MaskNoise = tf.Tensor | Float32Array | readonly number[] | readonly (readonly number[])[];
 

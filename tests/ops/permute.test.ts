@@ -185,6 +185,55 @@ describe('restoreTokens', () => {
     tf.dispose([visible, mt, ids, w, y, gm]);
   });
 
+  it('every mask-token shape ([1|B, 1|L-K, D]) and K = L: values and gradients vs a JS reference', () => {
+    const [B, L, K, D] = [3, 6, 2, 2];
+    const restoreRows = [[5, 0, 2, 3, 1, 4], [1, 2, 3, 4, 5, 0], [2, 3, 0, 4, 5, 1]];
+    for (const [mb, mn] of [[1, 1], [B, 1], [1, L - K], [B, L - K]] as const) {
+      const vis = tokens(B, K, D);
+      const mt = tf.tensor3d(Array.from({ length: mb * mn * D }, (_, i) => -1 - i), [mb, mn, D]);
+      const ids = tf.tensor2d(restoreRows, [B, L], 'int32');
+      const dy = weights([B, L, D]);
+      const y = restoreTokens(vis, mt, ids);
+      const [gv, gm] = tf.grads((a: tf.Tensor, m: tf.Tensor) => restoreTokens(a as tf.Tensor3D, m as tf.Tensor3D, ids))([vis, mt], dy);
+      const visV = vis.dataSync(), mtV = mt.dataSync(), dyV = dy.dataSync();
+      const wantY = new Float32Array(B * L * D), wantGv = new Float32Array(B * K * D), wantGm = new Float32Array(mb * mn * D);
+      for (let b = 0; b < B; b++) {
+        for (let i = 0; i < L; i++) {
+          const r = restoreRows[b]![i]!;
+          for (let d = 0; d < D; d++) {
+            const o = (b * L + i) * D + d;
+            if (r < K) {
+              wantY[o] = visV[(b * K + r) * D + d]!;
+              wantGv[(b * K + r) * D + d] += dyV[o]!;
+            } else {
+              const mi = ((mb === 1 ? 0 : b) * mn + (mn === 1 ? 0 : r - K)) * D + d;
+              wantY[o] = mtV[mi]!;
+              wantGm[mi] += dyV[o]!;
+            }
+          }
+        }
+      }
+      expect(Array.from(y.dataSync())).toEqual(Array.from(wantY));
+      expect(Array.from(gv!.dataSync())).toEqual(Array.from(wantGv));
+      const gmV = gm!.dataSync();
+      expect(gm!.shape).toEqual([mb, mn, D]);
+      for (let i = 0; i < wantGm.length; i++) expect(gmV[i]!).toBeCloseTo(wantGm[i]!, 5);
+      tf.dispose([vis, mt, ids, dy, y, gv!, gm!]);
+    }
+    // K = L: nothing to fill; the mask token gets a zero gradient
+    const vis = tokens(1, 3, 2);
+    const mt = tf.ones([1, 1, 2]) as tf.Tensor3D;
+    const ids = tf.tensor2d([[2, 0, 1]], [1, 3], 'int32');
+    const dy = weights([1, 3, 2]);
+    const y = restoreTokens(vis, mt, ids);
+    expect(Array.from(y.dataSync())).toEqual([20, 21, 0, 1, 10, 11]);
+    const [gv, gm] = tf.grads((a: tf.Tensor, m: tf.Tensor) => restoreTokens(a as tf.Tensor3D, m as tf.Tensor3D, ids))([vis, mt], dy);
+    const dyV = dy.dataSync();
+    expect(Array.from(gv!.dataSync())).toEqual([dyV[2], dyV[3], dyV[4], dyV[5], dyV[0], dyV[1]]);
+    expect(Array.from(gm!.dataSync())).toEqual([0, 0]);
+    tf.dispose([vis, mt, ids, dy, y, gv!, gm!]);
+  });
+
   it('rejects bad shapes', () => {
     const visible = tf.zeros([2, 2, 2]) as tf.Tensor3D;
     const ids = tf.tensor2d(idsRestoreRows, [2, 4], 'int32');
