@@ -23,3 +23,16 @@ export {
   type MaeEncoderOutput,
   type MaeOutput,
 } from './mae.js';
+export {
+  BEiT,
+  beitBasePatch16,
+  beitLargePatch16,
+  beitTiny,
+  beitInitWeights,
+  forwardWithMaskToken,
+  readPatchMask,
+  type BEiTConfig,
+  type BeitTargets,
+  type BeitOutput,
+} from './beit.js';
+export { SimMIM, simmimVitBasePatch16, simmimTiny, type SimMIMConfig, type SimMIMOutput } from './simmim.js';

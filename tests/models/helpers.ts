@@ -22,7 +22,7 @@ export function expectEveryGradient(model: Module, lossFn: () => tf.Scalar): str
   const before = tf.memory().numTensors;
   const { value, grads } = tf.variableGrads(lossFn, vars);
   expect(Number.isFinite(value.dataSync()[0]!)).toBe(true);
-  const byVar = new Map(named.map(([k, w]) => [w.read().name, k]));
+  const byVar = new Map(named.map(([k, w]) => [(w.read() as tf.Variable).name, k]));
   for (const v of vars) {
     const g = grads[v.name];
     const key = byVar.get(v.name) ?? v.name;

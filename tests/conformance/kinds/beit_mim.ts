@@ -1,0 +1,69 @@
+/**
+ * `beit_mim`: BEiT masked image modeling (unilm `beit/modeling_pretrain.py`)
+ * via the library's `BEiT`. Sizes, heads, depth, patch size, vocabulary and
+ * channels come from the config and tensor shapes; layer scale from
+ * `init_values` (null: none) and q/v bias from the presence of
+ * `attn.q_bias`; LayerNorm eps from `norm_layer`. Only the absolute position
+ * table is supported. Weights load strictly with the `beit` converter.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { BEiT } from '../../../src/models/beit.js';
+import { loadWeights } from '../../../src/io/state_dict.js';
+import { beitConverter } from '../../../src/io/converters_mim.js';
+import type { KindRunner } from '../types.js';
+
+function num(cfg: Record<string, unknown>, key: string): number {
+  const v = cfg[key];
+  if (typeof v !== 'number' || !Number.isFinite(v)) throw new Error(`beit_mim: config.${key} must be a number, got ${JSON.stringify(v)}`);
+  return v;
+}
+
+function normEps(normLayer: unknown): number {
+  if (normLayer == null) return 1e-6;
+  const m = /eps\s*=\s*([0-9.eE+-]+)/.exec(String(normLayer));
+  if (!/^LayerNorm/.test(String(normLayer)) || !m) throw new Error(`beit_mim: norm_layer must be LayerNorm(eps=...), got ${JSON.stringify(normLayer)}`);
+  return Number(m[1]);
+}
+
+export const run: KindRunner = (c) => {
+  const cfg = c.config;
+  if (cfg.use_abs_pos_emb === false) throw new Error('beit_mim: use_abs_pos_emb=false (relative position bias only) is not supported');
+  if (cfg.use_rel_pos_bias === true || cfg.use_shared_rel_pos_bias === true) {
+    throw new Error('beit_mim: relative position bias is not supported');
+  }
+  if (cfg.qk_scale != null) throw new Error(`beit_mim: qk_scale ${String(cfg.qk_scale)} is not supported (d^-0.5 only)`);
+  const x = c.tensor('input.x');
+  const [, inChans, h, w] = x.shape as [number, number, number, number];
+  if (cfg.in_chans !== undefined && num(cfg, 'in_chans') !== inChans) {
+    throw new Error(`beit_mim: config.in_chans ${String(cfg.in_chans)} does not match input.x's ${inChans} channels`);
+  }
+  const model = new BEiT({
+    imgSize: [h, w],
+    patchSize: num(cfg, 'patch_size'),
+    inChans,
+    embedDim: num(cfg, 'embed_dim'),
+    depth: num(cfg, 'depth'),
+    numHeads: num(cfg, 'num_heads'),
+    mlpRatio: cfg.mlp_ratio === undefined ? 4 : num(cfg, 'mlp_ratio'),
+    qkvBias: c.has('param.blocks.0.attn.q_bias') ? 'qv' : 'none',
+    initValues: cfg.init_values == null ? null : num(cfg, 'init_values'),
+    vocabSize: num(cfg, 'vocab_size'),
+    normEps: normEps(cfg.norm_layer),
+  });
+  try {
+    const params = c.params();
+    try {
+      loadWeights(model, params, { converter: beitConverter }); // strict
+    } finally {
+      tf.dispose([...params.values()]);
+    }
+    const nhwc = tf.transpose(x, [0, 2, 3, 1]);
+    const mask = c.tensor('input.bool_masked_pos');
+    const labels = c.tensor('input.labels');
+    const out = model.forward(nhwc, mask, labels);
+    tf.dispose([nhwc, mask, labels, x, out.labels]);
+    return { logits: out.logits, loss: out.loss };
+  } finally {
+    model.dispose();
+  }
+};

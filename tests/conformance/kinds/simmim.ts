@@ -1,0 +1,73 @@
+/**
+ * `simmim`: SimMIM (microsoft/SimMIM `models/simmim.py`, ViT encoder) via the
+ * library's `SimMIM`. Sizes, heads, depth, patch size and channels come from
+ * the config and tensor shapes; layer scale from `init_values` (null: none)
+ * and q/v bias from the presence of `attn.q_bias`; LayerNorm eps from
+ * `norm_layer`. Only the absolute-position form is supported (the config must
+ * say `use_abs_pos_emb: true` and no relative bias), and `encoder_stride` must
+ * equal the patch size (a ViT encoder). Weights load strictly with the
+ * `simmim` converter.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { SimMIM } from '../../../src/models/simmim.js';
+import { loadWeights } from '../../../src/io/state_dict.js';
+import { simmimConverter } from '../../../src/io/converters_mim.js';
+import type { KindRunner } from '../types.js';
+
+function num(cfg: Record<string, unknown>, key: string): number {
+  const v = cfg[key];
+  if (typeof v !== 'number' || !Number.isFinite(v)) throw new Error(`simmim: config.${key} must be a number, got ${JSON.stringify(v)}`);
+  return v;
+}
+
+function normEps(normLayer: unknown): number {
+  if (normLayer == null) return 1e-6;
+  const m = /eps\s*=\s*([0-9.eE+-]+)/.exec(String(normLayer));
+  if (!/^LayerNorm/.test(String(normLayer)) || !m) throw new Error(`simmim: norm_layer must be LayerNorm(eps=...), got ${JSON.stringify(normLayer)}`);
+  return Number(m[1]);
+}
+
+export const run: KindRunner = (c) => {
+  const cfg = c.config;
+  if (cfg.use_abs_pos_emb === false) throw new Error('simmim: use_abs_pos_emb=false (relative position bias only) is not supported');
+  if (cfg.use_rel_pos_bias === true || cfg.use_shared_rel_pos_bias === true) {
+    throw new Error('simmim: relative position bias is not supported');
+  }
+  if (cfg.use_mean_pooling === true) throw new Error('simmim: use_mean_pooling=true is not supported');
+  const p = num(cfg, 'patch_size');
+  const stride = cfg.encoder_stride === undefined ? p : num(cfg, 'encoder_stride');
+  if (stride !== p) throw new Error(`simmim: encoder_stride ${stride} must equal patch_size ${p} for a ViT encoder`);
+  const x = c.tensor('input.x');
+  const [, inChans, h, w] = x.shape as [number, number, number, number];
+  if (cfg.in_chans !== undefined && num(cfg, 'in_chans') !== inChans) {
+    throw new Error(`simmim: config.in_chans ${String(cfg.in_chans)} does not match input.x's ${inChans} channels`);
+  }
+  const model = new SimMIM({
+    imgSize: [h, w],
+    patchSize: p,
+    inChans,
+    embedDim: num(cfg, 'embed_dim'),
+    depth: num(cfg, 'depth'),
+    numHeads: num(cfg, 'num_heads'),
+    mlpRatio: cfg.mlp_ratio === undefined ? 4 : num(cfg, 'mlp_ratio'),
+    qkvBias: c.has('param.encoder.blocks.0.attn.q_bias') ? 'qv' : 'none',
+    initValues: cfg.init_values == null ? null : num(cfg, 'init_values'),
+    normEps: normEps(cfg.norm_layer),
+  });
+  try {
+    const params = c.params();
+    try {
+      loadWeights(model, params, { converter: simmimConverter }); // strict
+    } finally {
+      tf.dispose([...params.values()]);
+    }
+    const nhwc = tf.transpose(x, [0, 2, 3, 1]);
+    const mask = c.tensor('input.mask');
+    const out = model.forward(nhwc, mask);
+    const xRec = tf.transpose(out.xRec, [0, 3, 1, 2]);
+    tf.dispose([nhwc, mask, x, out.xRec]);
+    return { x_rec: xRec, loss: out.loss };
+  } finally {
+    model.dispose();
+  }
+};
