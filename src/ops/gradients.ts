@@ -55,9 +55,10 @@ export function registerGradients(): string[] {
 /**
  * Makes every kernel the library uses differentiable on every backend:
  * registers (with `tf.registerGradient`) a gradient for each such kernel that
- * has none, keeping existing registrations except for the few stock tfjs
- * gradients listed in {@link REPLACES_STOCK}, which fail in cases the library
- * meets (the gather gradient on WASM, for one). Call it before the forward
+ * has none, keeping existing registrations except for ten stock tfjs gradients
+ * that fail in cases the library meets (the gather gradient on WASM, and
+ * broadcasting, tiling and scan cases; listed with reasons in
+ * `src/ops/gradients.ts`). Call it before the forward
  * pass you will differentiate; the library calls it in every module
  * constructor and loss. Idempotent and cheap after the first call (it then
  * only re-asserts those few kernels, in case tfjs was imported later).
