@@ -134,7 +134,7 @@ describe('SimMIM', () => {
     const lb = b.forward(x, mask);
     expect(la.loss.dataSync()[0]).toBe(lb.loss.dataSync()[0]);
     const std = (k: string): number => {
-      const v = a.namedWeights().get(k)!.read().dataSync();
+      const v = Array.from(a.namedWeights().get(k)!.read().dataSync());
       return Math.sqrt(v.reduce((s, e) => s + e * e, 0) / v.length);
     };
     // trunc_normal(0.02) then / sqrt(2 * layer): layer 2's output projection is ~sqrt(2) smaller than layer 1's.
