@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { serialization } from '@tensorflow/tfjs-core';
+import { ensureGradients } from '../ops/gradients.js';
 import { linear } from '../ops/matmul.js';
 import { Module, type Weight } from '../layers/module.js';
 
@@ -14,6 +15,7 @@ import { Module, type Weight } from '../layers/module.js';
  * @returns `[B, h * r, w * r, C]`.
  */
 export function pixelShuffle(x: tf.Tensor, r: number): tf.Tensor4D {
+  ensureGradients();
   if (!Number.isInteger(r) || r <= 0) throw new Error(`pixelShuffle: r must be a positive integer, got ${r}`);
   if (!(x instanceof tf.Tensor) || x.rank !== 4 || x.shape[3]! % (r * r) !== 0) {
     throw new Error(
