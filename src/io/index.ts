@@ -55,3 +55,14 @@ export {
   type ImageGridOptions,
   type MaskedImageOptions,
 } from './image_grid.js';
+export {
+  maeConverter,
+  maeEncoderConverter,
+  beitConverter,
+  beitEncoderConverter,
+  simmimConverter,
+  simmimEncoderConverter,
+  loadMimWeights,
+  RELATIVE_POSITION_BIAS_KEY,
+  type LoadMimWeightsOptions,
+} from './converters_mim.js';
