@@ -1,2 +1,3 @@
 export { matMul, linear, setExplicitTranspose } from './matmul.js';
 export { ensureGradients } from './gradients.js';
+export { gatherTokens, restoreTokens } from './permute.js';
