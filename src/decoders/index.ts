@@ -1,3 +1,3 @@
-export { PixelDecoder, type PixelDecoderConfig, type PixelDecoderForwardOptions } from './pixel_decoder.js';
+export { PixelDecoder, type PixelDecoderConfig, type ResolvedPixelDecoderConfig, type PixelDecoderForwardOptions } from './pixel_decoder.js';
 export { LinearPixelShuffleDecoder, pixelShuffle, type LinearPixelShuffleDecoderConfig } from './pixel_shuffle.js';
 export { TokenHead, type TokenHeadConfig } from './token_head.js';

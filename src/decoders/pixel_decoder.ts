@@ -46,7 +46,8 @@ export interface PixelDecoderForwardOptions {
   rng?: Rng;
 }
 
-type ResolvedPixelDecoderConfig = Required<Omit<PixelDecoderConfig, 'name' | 'gridSize'>> & { gridSize: [number, number] };
+/** The config with every default filled in and the image/grid size as `[height, width]`. */
+export type ResolvedPixelDecoderConfig = Required<Omit<PixelDecoderConfig, 'name' | 'gridSize'>> & { gridSize: [number, number] };
 
 /**
  * MAE's lightweight transformer decoder (He et al. 2021, "Masked Autoencoders

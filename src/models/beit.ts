@@ -204,7 +204,8 @@ export type BeitOutput = {
   labels: tf.Tensor1D;
 };
 
-type ResolvedBEiTConfig = Required<Omit<BEiTConfig, 'name' | 'imgSize'>> & { imgSize: [number, number] };
+/** The config with every default filled in and the image/grid size as `[height, width]`. */
+export type ResolvedBEiTConfig = Required<Omit<BEiTConfig, 'name' | 'imgSize'>> & { imgSize: [number, number] };
 
 /**
  * BEiT masked image modeling (Bao et al. 2021, "BEiT: BERT Pre-Training of

@@ -6,6 +6,7 @@ export {
   vitLarge,
   vitHuge,
   type VisionTransformerConfig,
+  type ResolvedVitConfig,
   type VitForwardOptions,
   type VitFeatures,
 } from './vit.js';
@@ -17,6 +18,7 @@ export {
   maeTiny,
   maeMicro,
   type MAEConfig,
+  type ResolvedMAEConfig,
   type MaeTarget,
   type MaeMaskOptions,
   type MaeForwardOptions,
@@ -32,7 +34,8 @@ export {
   forwardWithMaskToken,
   readPatchMask,
   type BEiTConfig,
+  type ResolvedBEiTConfig,
   type BeitTargets,
   type BeitOutput,
 } from './beit.js';
-export { SimMIM, simmimVitBasePatch16, simmimTiny, type SimMIMConfig, type SimMIMOutput } from './simmim.js';
+export { SimMIM, simmimVitBasePatch16, simmimTiny, type SimMIMConfig, type ResolvedSimMIMConfig, type SimMIMOutput } from './simmim.js';

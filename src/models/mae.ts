@@ -130,7 +130,8 @@ export type MaeOutput = {
   idsRestore: tf.Tensor2D;
 };
 
-type ResolvedMAEConfig = Required<Omit<MAEConfig, 'name' | 'imgSize'>> & { imgSize: [number, number] };
+/** The config with every default filled in and the image/grid size as `[height, width]`. */
+export type ResolvedMAEConfig = Required<Omit<MAEConfig, 'name' | 'imgSize'>> & { imgSize: [number, number] };
 
 /**
  * Masked Autoencoder (He et al. 2021, "Masked Autoencoders Are Scalable

@@ -46,7 +46,8 @@ export type SimMIMOutput = {
   xRec: tf.Tensor4D;
 };
 
-type ResolvedSimMIMConfig = Required<Omit<SimMIMConfig, 'name' | 'imgSize'>> & { imgSize: [number, number] };
+/** The config with every default filled in and the image/grid size as `[height, width]`. */
+export type ResolvedSimMIMConfig = Required<Omit<SimMIMConfig, 'name' | 'imgSize'>> & { imgSize: [number, number] };
 
 /**
  * SimMIM (Xie et al. 2021, "SimMIM: A Simple Framework for Masked Image

@@ -66,7 +66,8 @@ export interface VitFeatures {
   attentions?: tf.Tensor4D[];
 }
 
-type ResolvedVitConfig = Required<Omit<VisionTransformerConfig, 'name' | 'imgSize'>> & { imgSize: [number, number] };
+/** The config with every default filled in and the image/grid size as `[height, width]`. */
+export type ResolvedVitConfig = Required<Omit<VisionTransformerConfig, 'name' | 'imgSize'>> & { imgSize: [number, number] };
 
 /**
  * The Vision Transformer encoder (Dosovitskiy et al., 2021; timm
