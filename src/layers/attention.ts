@@ -3,6 +3,8 @@ import { serialization } from '@tensorflow/tfjs-core';
 import { matMul } from '../ops/matmul.js';
 import { Linear } from './linear.js';
 import { Module, type Weight } from './module.js';
+import { toPair } from './patch_embed.js';
+import { gatherRelativePositionBias, numRelativeDistance, relativePositionIndex } from './rel_pos_bias.js';
 
 /**
  * Where the fused `qkv` projection gets its bias:
@@ -28,6 +30,17 @@ export interface AttentionConfig {
   qkvBias?: QkvBias;
   /** Whether the output projection `proj` has a bias. Default `true` (timm). */
   projBias?: boolean;
+  /**
+   * The patch grid `[rows, cols]` (a number for a square grid) of this
+   * layer's own relative position bias (BEiT `Attention(window_size=...)`,
+   * used with `use_rel_pos_bias=True`, as in BEiT and SimMIM fine-tuning):
+   * creates `relative_position_bias_table`
+   * `[(2 rows - 1)(2 cols - 1) + 3, heads]` (zeros, as upstream) and adds its
+   * bias (see `RelativePositionBias`) to the logits; the input must then be
+   * the class token followed by the `rows * cols` patches. Default `null`:
+   * none (no weight, no work).
+   */
+  relPosBias?: number | [number, number] | null;
   /** Seed of the initial weights. Default 0. */
   seed?: number;
   /** Layer name. */
@@ -38,6 +51,13 @@ export interface AttentionConfig {
 export interface AttentionForwardOptions {
   /** Also return the attention probabilities. Default false. */
   returnAttention?: boolean;
+  /**
+   * An external bias `[heads, N, N]` added to the logits before the softmax
+   * (after this layer's own relative position bias, if any): BEiT's shared
+   * `rel_pos_bias`, computed once per forward pass by the encoder
+   * (`RelativePositionBias.forward()`). Default none.
+   */
+  relPosBias?: tf.Tensor;
 }
 
 /** Output of {@link Attention.forward}. */
@@ -66,15 +86,27 @@ export interface QkvHeads {
  * `attn = softmax(q k^T * d^-0.5)` over keys; heads concatenated back in the
  * same order and projected by `proj`.
  *
+ * With BEiT's relative position bias (own table, config `relPosBias`, and/or
+ * a shared bias passed to `forward`), the logits become
+ * `q k^T * d^-0.5 + bias` before the softmax.
+ *
  * Weights (timm/BEiT names): `qkv.weight`, `qkv.bias` (mode `qkv`), `q_bias`
- * and `v_bias` (mode `qv`), `proj.weight`, `proj.bias`.
+ * and `v_bias` (mode `qv`), `relative_position_bias_table` (with
+ * `relPosBias`), `proj.weight`, `proj.bias`.
  *
  * Shapes: `x: [B, N, D]` -> `out: [B, N, D]`, `attn: [B, heads, N, N]`.
  */
 export class Attention extends Module {
   static readonly className = 'MimkitAttention';
   /** Resolved config. */
-  readonly config: { dim: number; numHeads: number; qkvBias: QkvBias; projBias: boolean; seed: number };
+  readonly config: {
+    dim: number;
+    numHeads: number;
+    qkvBias: QkvBias;
+    projBias: boolean;
+    relPosBias: [number, number] | null;
+    seed: number;
+  };
   /** Width of one head, `D / heads`. */
   readonly headDim: number;
   /** `d^-0.5`. */
@@ -87,6 +119,10 @@ export class Attention extends Module {
   readonly vBias: Weight | null;
   /** Output projection `D -> D`. */
   readonly proj: Linear;
+  /** `relative_position_bias_table` `[R, heads]` with `relPosBias`, else null. */
+  readonly relativePositionBiasTable: Weight | null;
+  /** `relative_position_index` (`T * T` row-major, a constant of the grid) with `relPosBias`, else null. */
+  readonly relativePositionIndex: Int32Array | null;
 
   constructor(config: AttentionConfig) {
     super({ name: config.name, seed: config.seed });
@@ -103,7 +139,8 @@ export class Attention extends Module {
     if (qkvBias !== 'qkv' && qkvBias !== 'none' && qkvBias !== 'qv') {
       throw new Error(`Attention: qkvBias must be 'qkv', 'none' or 'qv', got '${String(qkvBias)}'`);
     }
-    this.config = { dim, numHeads, qkvBias, projBias: config.projBias ?? true, seed: config.seed ?? 0 };
+    const relPosBias = config.relPosBias == null ? null : toPair('relPosBias', 'Attention', config.relPosBias);
+    this.config = { dim, numHeads, qkvBias, projBias: config.projBias ?? true, relPosBias, seed: config.seed ?? 0 };
     this.headDim = dim / numHeads;
     this.scale = Math.pow(this.headDim, -0.5);
     this.qkv = this.addModule(
@@ -113,6 +150,11 @@ export class Attention extends Module {
     // BEiT initialises q_bias / v_bias to zeros.
     this.qBias = qkvBias === 'qv' ? this.addParam('q_bias', [dim], { kind: 'zeros' }) : null;
     this.vBias = qkvBias === 'qv' ? this.addParam('v_bias', [dim], { kind: 'zeros' }) : null;
+    // BEiT leaves the table at zeros (every offset starts unbiased).
+    this.relativePositionBiasTable = relPosBias
+      ? this.addParam('relative_position_bias_table', [numRelativeDistance(relPosBias), numHeads], { kind: 'zeros' })
+      : null;
+    this.relativePositionIndex = relPosBias ? relativePositionIndex(relPosBias) : null;
     this.proj = this.addModule(
       'proj',
       new Linear({ inFeatures: dim, outFeatures: dim, bias: this.config.projBias, seed: this.childSeed('proj') }),
@@ -122,6 +164,29 @@ export class Attention extends Module {
   private validate(x: tf.Tensor): void {
     if (x.rank !== 3 || x.shape[2] !== this.config.dim) {
       throw new Error(`Attention: x must be [B, N, dim=${this.config.dim}], got shape [${x.shape}]`);
+    }
+  }
+
+  /**
+   * Throws, before any tensor work, unless `n` tokens fit this layer's own
+   * relative position table (class token + `rows * cols` patches) and `bias`
+   * (when given) is `[heads, n, n]`. Blocks and encoders call it before their
+   * own tensor work.
+   */
+  checkRelPosBias(n: number, bias: tf.Tensor | undefined): void {
+    const { relPosBias, numHeads } = this.config;
+    if (relPosBias && n !== relPosBias[0] * relPosBias[1] + 1) {
+      throw new Error(
+        `Attention: x has ${n} tokens, but the relative position bias of this layer (relPosBias ${relPosBias[0]}x${relPosBias[1]}) ` +
+          `needs the class token and ${relPosBias[0] * relPosBias[1]} patches: ${relPosBias[0] * relPosBias[1] + 1} tokens`,
+      );
+    }
+    if (bias === undefined) return;
+    if (!(bias instanceof tf.Tensor) || bias.rank !== 3 || bias.shape[0] !== numHeads || bias.shape[1] !== n || bias.shape[2] !== n) {
+      throw new Error(
+        `Attention: options.relPosBias must be a tensor [heads=${numHeads}, N=${n}, N=${n}], got ` +
+          `${bias instanceof tf.Tensor ? `shape [${bias.shape}]` : String(bias)}`,
+      );
     }
   }
 
@@ -145,9 +210,13 @@ export class Attention extends Module {
     });
   }
 
-  /** `x: [B, N, D]` -> `{ out: [B, N, D], attn?: [B, heads, N, N] }`. */
+  /**
+   * `x: [B, N, D]` -> `{ out: [B, N, D], attn?: [B, heads, N, N] }`; with
+   * `options.relPosBias` `[heads, N, N]` added to the logits.
+   */
   forward(x: tf.Tensor, options: AttentionForwardOptions = {}): AttentionOutput {
     this.validate(x);
+    this.checkRelPosBias(x.shape[1]!, options.relPosBias);
     const result = tf.tidy(() => {
       const [b, n] = x.shape as [number, number, number];
       const { dim, numHeads } = this.config;
@@ -156,7 +225,15 @@ export class Attention extends Module {
       const q3 = tf.reshape(tf.mul(q, this.scale), [b * numHeads, n, d]);
       const k3 = tf.reshape(k, [b * numHeads, n, d]);
       const v3 = tf.reshape(v, [b * numHeads, n, d]);
-      const probs = tf.softmax(matMul(q3, k3, false, true), -1);
+      let logits = matMul(q3, k3, false, true);
+      const table = this.relativePositionBiasTable;
+      if (table || options.relPosBias) {
+        let l4 = tf.reshape(logits, [b, numHeads, n, n]);
+        if (table) l4 = tf.add(l4, gatherRelativePositionBias(table.read(), this.relativePositionIndex!));
+        if (options.relPosBias) l4 = tf.add(l4, options.relPosBias);
+        logits = tf.reshape(l4, [b * numHeads, n, n]);
+      }
+      const probs = tf.softmax(logits, -1);
       const o = tf.reshape(matMul(probs, v3), [b, numHeads, n, d]);
       const merged = tf.reshape(tf.transpose(o, [0, 2, 1, 3]), [b, n, dim]);
       const out = this.proj.forward(merged) as tf.Tensor3D;

@@ -1,12 +1,13 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { serialization } from '@tensorflow/tfjs-core';
 import type { Rng } from '../utils/random.js';
-import { Attention, type QkvBias } from './attention.js';
+import { Attention, type AttentionConfig, type AttentionForwardOptions, type QkvBias } from './attention.js';
 import { DropPath } from './drop_path.js';
 import { LayerNorm } from './layer_norm.js';
 import { LayerScale } from './layer_scale.js';
 import { Mlp } from './mlp.js';
 import { Module, type Weight } from './module.js';
+import { toPair } from './patch_embed.js';
 
 /**
  * Key names of the layer-scale vectors: `timm` -> `ls1.gamma` / `ls2.gamma`
@@ -35,6 +36,13 @@ export interface BlockConfig {
   dropPath?: number;
   /** LayerNorm epsilon. Default 1e-6 (timm ViT, MAE, BEiT use `partial(nn.LayerNorm, eps=1e-6)`). */
   normEps?: number;
+  /**
+   * Patch grid `[rows, cols]` of the attention's own relative position bias
+   * (`attn.relative_position_bias_table`, BEiT `window_size` with
+   * `use_rel_pos_bias=True`), see {@link AttentionConfig.relPosBias}. Default
+   * `null`: none.
+   */
+  relPosBias?: number | [number, number] | null;
   /** Seed of the initial weights and of the drop-path generators. Default 0. */
   seed?: number;
   /** Layer name. */
@@ -49,6 +57,12 @@ export interface BlockForwardOptions {
   returnAttention?: boolean;
   /** Generator for drop path in this call, instead of the block's own ones. */
   rng?: Rng;
+  /**
+   * A shared relative position bias `[heads, N, N]` added to the attention
+   * logits (BEiT's `rel_pos_bias`, computed once per forward pass by the
+   * encoder), see {@link AttentionForwardOptions.relPosBias}. Default none.
+   */
+  relPosBias?: tf.Tensor;
 }
 
 /** Output of {@link Block.forward}. */
@@ -65,8 +79,8 @@ export interface BlockOutput {
  * `x = x + drop_path(ls1(attn(norm1(x))))`, then
  * `x = x + drop_path(ls2(mlp(norm2(x))))`.
  *
- * Weights (timm names): `norm1`, `attn.qkv`, (`attn.q_bias`, `attn.v_bias`),
- * `attn.proj`, `ls1.gamma` or `gamma_1`, `norm2`, `mlp.fc1`, `mlp.fc2`,
+ * Weights (timm names): `norm1`, `attn.qkv`, (`attn.q_bias`, `attn.v_bias`,
+ * `attn.relative_position_bias_table`), `attn.proj`, `ls1.gamma` or `gamma_1`, `norm2`, `mlp.fc1`, `mlp.fc2`,
  * `ls2.gamma` or `gamma_2`.
  *
  * Shapes: `x: [B, N, D]` -> `[B, N, D]`.
@@ -83,6 +97,7 @@ export class Block extends Module {
     layerScaleNaming: LayerScaleNaming;
     dropPath: number;
     normEps: number;
+    relPosBias: [number, number] | null;
     seed: number;
   };
   /** Norm before attention (`norm1`). */
@@ -113,6 +128,7 @@ export class Block extends Module {
       layerScaleNaming: config.layerScaleNaming ?? 'timm',
       dropPath: config.dropPath ?? 0,
       normEps: config.normEps ?? 1e-6,
+      relPosBias: config.relPosBias == null ? null : toPair('relPosBias', 'Block', config.relPosBias),
       seed: config.seed ?? 0,
     };
     if (c.layerScaleNaming !== 'timm' && c.layerScaleNaming !== 'beit') {
@@ -125,7 +141,13 @@ export class Block extends Module {
     this.norm1 = this.addModule('norm1', new LayerNorm({ dim: c.dim, eps: c.normEps }));
     this.attn = this.addModule(
       'attn',
-      new Attention({ dim: c.dim, numHeads: c.numHeads, qkvBias: c.qkvBias, seed: this.childSeed('attn') }),
+      new Attention({
+        dim: c.dim,
+        numHeads: c.numHeads,
+        qkvBias: c.qkvBias,
+        relPosBias: c.relPosBias,
+        seed: this.childSeed('attn'),
+      }),
     );
     let g1: Weight | null = null;
     let g2: Weight | null = null;
@@ -157,9 +179,13 @@ export class Block extends Module {
     if (x.rank !== 3 || x.shape[2] !== this.config.dim) {
       throw new Error(`Block: x must be [B, N, dim=${this.config.dim}], got shape [${x.shape}]`);
     }
+    this.attn.checkRelPosBias(x.shape[1]!, options.relPosBias);
     const dp = { training: options.training, rng: options.rng };
     const r = tf.tidy(() => {
-      const a = this.attn.forward(this.norm1.forward(x), { returnAttention: options.returnAttention });
+      const a = this.attn.forward(this.norm1.forward(x), {
+        returnAttention: options.returnAttention,
+        relPosBias: options.relPosBias,
+      });
       let h = a.out as tf.Tensor;
       if (this.gamma1) h = tf.mul(h, this.gamma1.read());
       const x1 = tf.add(x, this.dropPath1.forward(h, dp));

@@ -22,6 +22,13 @@ export {
   type QkvHeads,
   type QkvBias,
 } from './attention.js';
+export {
+  RelativePositionBias,
+  relativePositionIndex,
+  numRelativeDistance,
+  gatherRelativePositionBias,
+  type RelativePositionBiasConfig,
+} from './rel_pos_bias.js';
 export { Mlp, gelu, type MlpConfig } from './mlp.js';
 export { LayerScale, type LayerScaleConfig } from './layer_scale.js';
 export { DropPath, dropPath, type DropPathConfig } from './drop_path.js';

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { serialization } from '@tensorflow/tfjs-core';
 import { Block, type LayerScaleNaming } from '../layers/block.js';
+import { RelativePositionBias } from '../layers/rel_pos_bias.js';
 import type { QkvBias } from '../layers/attention.js';
 import { LayerNorm } from '../layers/layer_norm.js';
 import { Module, type Weight } from '../layers/module.js';
@@ -8,24 +9,50 @@ import { PatchEmbed, toPair } from '../layers/patch_embed.js';
 import { posEmbedInit, type PosEmbedKind } from '../layers/pos_embed.js';
 import type { Rng } from '../utils/random.js';
 
-/** Config of {@link VisionTransformer}. Defaults are ViT-Base/16 at 224 px (timm `vit_base_patch16_224`). */
-export interface VisionTransformerConfig {
+/**
+ * The backbone fields that {@link VisionTransformerConfig} and the
+ * pretraining models' configs (`MAEConfig`, `BEiTConfig`, `SimMIMConfig`)
+ * share. Where the references' defaults differ, each field names the
+ * per-model default; ViT-Base/16 at 224 px otherwise.
+ */
+export interface VitBackboneConfig {
   /** Image size, a number (square) or `[height, width]`. Default 224. */
   imgSize?: number | [number, number];
-  /** Patch size in pixels. Default 16. */
+  /**
+   * Patch size `p` in pixels (the image sides must be multiples of it).
+   * Default 16. SimMIM also uses it as the decoder's upscale factor (its
+   * `encoder_stride` for a ViT).
+   */
   patchSize?: number;
-  /** Input channels. Default 3. */
+  /** Image channels `C` (any count: 1 for grey images). Default 3. */
   inChans?: number;
-  /** Token width `D`. Default 768. */
+  /**
+   * Token width `D`. Default 768 (ViT-B: `VisionTransformer`, BEiT, SimMIM);
+   * MAE 1024 (`MaskedAutoencoderViT`'s own default, ViT-L).
+   */
   embedDim?: number;
-  /** Number of blocks. Default 12. */
+  /** Number of blocks. Default 12; MAE 24 (ViT-L). */
   depth?: number;
-  /** Attention heads per block. Default 12. */
+  /** Attention heads per block; must divide `embedDim`. Default 12; MAE 16 (ViT-L). */
   numHeads?: number;
-  /** MLP hidden width ratio. Default 4. */
+  /** MLP hidden width is `floor(D * mlpRatio)`. Default 4. */
   mlpRatio?: number;
-  /** Bias form of `qkv`. Default `'qkv'` (timm ViT, MAE); `'qv'` for BEiT/SimMIM checkpoints. */
+  /**
+   * Bias form of every fused `qkv`, see {@link QkvBias}. Default `'qkv'`
+   * (timm ViT; MAE builds timm blocks with `qkv_bias=True`); BEiT and SimMIM
+   * `'qv'` (`q_bias`, `v_bias`, no key bias).
+   */
   qkvBias?: QkvBias;
+  /** LayerNorm epsilon of every norm. Default 1e-6 (`partial(nn.LayerNorm, eps=1e-6)` in timm's ViT, MAE, BEiT and SimMIM). */
+  normEps?: number;
+  /** Seed of every initial weight (and of the drop-path and mask generators). Default 0. */
+  seed?: number;
+  /** Layer name. */
+  name?: string;
+}
+
+/** Config of {@link VisionTransformer}. Defaults are ViT-Base/16 at 224 px (timm `vit_base_patch16_224`). */
+export interface VisionTransformerConfig extends VitBackboneConfig {
   /** Layer-scale init value, or `null` for none (no weights). Default `null` (ViT, MAE; BEiT uses 0.1). */
   initValues?: number | null;
   /** Layer-scale key naming (`ls1.gamma` vs `gamma_1`). Default `'timm'`. */
@@ -40,12 +67,21 @@ export interface VisionTransformerConfig {
   posEmbed?: PosEmbedKind;
   /** Stochastic depth: block `i` uses `dropPathRate * i / (depth - 1)` (timm's linear decay). Default 0. */
   dropPathRate?: number;
-  /** LayerNorm epsilon of every norm. Default 1e-6 (timm ViT, MAE). */
-  normEps?: number;
-  /** Seed of every initial weight and drop-path generator. Default 0. */
-  seed?: number;
-  /** Layer name. */
-  name?: string;
+  /**
+   * A relative position bias of its own in every block
+   * (`blocks.N.attn.relative_position_bias_table`; BEiT's `use_rel_pos_bias`,
+   * used by BEiT and SimMIM fine-tuning). Needs the class token. Default
+   * `false`.
+   */
+  useRelPosBias?: boolean;
+  /**
+   * One relative position bias shared by every block
+   * (`rel_pos_bias.relative_position_bias_table`, computed once per forward
+   * pass; BEiT's `use_shared_rel_pos_bias`, used by the released BEiT and
+   * SimMIM pretraining, usually with `posEmbed: 'none'`). Needs the class
+   * token. Default `false`.
+   */
+  useSharedRelPosBias?: boolean;
 }
 
 /** Options of the forward methods of {@link VisionTransformer}. */
@@ -74,8 +110,14 @@ export type ResolvedVitConfig = Required<Omit<VisionTransformerConfig, 'name' | 
  * `VisionTransformer` without its head): patch embedding, optional class
  * token, absolute position table, pre-norm blocks, final LayerNorm.
  *
+ * With BEiT's relative position bias (Bao et al. 2021; `useRelPosBias`: one
+ * table per block, `useSharedRelPosBias`: one table for all blocks), each
+ * block adds a learned per-head bias for every 2-D patch offset to its
+ * attention logits; it may replace the absolute table (`posEmbed: 'none'`).
+ *
  * Weights (timm names): `cls_token` `[1, 1, D]`, `pos_embed` `[1, P + N, D]`,
- * `patch_embed.proj.*`, `blocks.<i>.*`, `norm.*`. Init as timm/MAE:
+ * `patch_embed.proj.*`, `rel_pos_bias.relative_position_bias_table`,
+ * `blocks.<i>.*` (`blocks.<i>.attn.relative_position_bias_table`), `norm.*`. Init as timm/MAE:
  * `trunc_normal(0.02)` for the class token and a learned table, xavier-uniform
  * for every Linear and the patch projection, LayerNorm ones/zeros.
  *
@@ -100,6 +142,8 @@ export class VisionTransformer extends Module {
   readonly clsToken: Weight | null;
   /** `pos_embed` `[1, P + N, D]`, or null with `posEmbed: 'none'`. */
   readonly posEmbed: Weight | null;
+  /** The shared relative position bias (`rel_pos_bias`) with `useSharedRelPosBias`, else null. */
+  readonly relPosBias: RelativePositionBias | null;
   /** The transformer blocks (`blocks.<i>`). */
   readonly blocks: Block[];
   /** Final `norm`. */
@@ -122,6 +166,8 @@ export class VisionTransformer extends Module {
       posEmbed: config.posEmbed ?? 'learned',
       dropPathRate: config.dropPathRate ?? 0,
       normEps: config.normEps ?? 1e-6,
+      useRelPosBias: config.useRelPosBias ?? false,
+      useSharedRelPosBias: config.useSharedRelPosBias ?? false,
       seed: config.seed ?? 0,
     };
     if (!Number.isInteger(c.depth) || c.depth < 0) {
@@ -141,6 +187,12 @@ export class VisionTransformer extends Module {
     }
     if (c.posEmbed === 'sincos' && c.embedDim % 4 !== 0) {
       throw new Error(`VisionTransformer: embedDim ${c.embedDim} must be a multiple of 4 for posEmbed 'sincos'`);
+    }
+    for (const k of ['useRelPosBias', 'useSharedRelPosBias'] as const) {
+      if (typeof c[k] !== 'boolean') throw new Error(`VisionTransformer: ${k} must be a boolean, got ${String(c[k])}`);
+      if (c[k] && !c.classToken) {
+        throw new Error(`VisionTransformer: ${k} needs the class token (BEiT's table has class-token entries), but classToken is false`);
+      }
     }
     this.config = c;
     this.numPrefixTokens = c.classToken ? 1 : 0;
@@ -165,6 +217,12 @@ export class VisionTransformer extends Module {
           trainable: pe.trainable,
         })
       : null;
+    this.relPosBias = c.useSharedRelPosBias
+      ? this.addModule(
+          'rel_pos_bias',
+          new RelativePositionBias({ windowSize: this.gridSize, numHeads: c.numHeads, seed: this.childSeed('rel_pos_bias') }),
+        )
+      : null;
     this.blocks = [];
     for (let i = 0; i < c.depth; i++) {
       const rate = c.depth > 1 ? (c.dropPathRate * i) / (c.depth - 1) : 0;
@@ -180,6 +238,7 @@ export class VisionTransformer extends Module {
             layerScaleNaming: c.layerScaleNaming,
             dropPath: rate,
             normEps: c.normEps,
+            relPosBias: c.useRelPosBias ? this.gridSize : null,
             seed: this.childSeed(`blocks.${i}`),
           }),
         ),
@@ -237,7 +296,9 @@ export class VisionTransformer extends Module {
 
   /**
    * Runs the blocks and the final norm on given tokens `[B, T, D]` (prefix
-   * tokens included, position already added).
+   * tokens included, position already added). With a relative position bias
+   * the tokens must be the whole image (`T = 1 + numPatches`, class token
+   * first); the shared bias is computed once here and added in every block.
    */
   forwardTokens(tokens: tf.Tensor, options: VitForwardOptions = {}): VitFeatures {
     const D = this.config.embedDim;
@@ -246,14 +307,24 @@ export class VisionTransformer extends Module {
         `VisionTransformer.forwardTokens: tokens must be [B, T, embedDim=${D}], got shape [${tokens.shape}]`,
       );
     }
+    const { useRelPosBias, useSharedRelPosBias } = this.config;
+    const T = this.numPrefixTokens + this.numPatches;
+    if ((useRelPosBias || useSharedRelPosBias) && tokens.shape[1] !== T) {
+      throw new Error(
+        `VisionTransformer.forwardTokens: got ${tokens.shape[1]} tokens, but the relative position bias needs the class token ` +
+          `and all ${this.numPatches} patches of the ${this.gridSize[0]}x${this.gridSize[1]} grid (T = ${T}); it has no entries for a subset of patches`,
+      );
+    }
     const r = tf.tidy(() => {
       let x = tokens as tf.Tensor;
       const attentions: tf.Tensor[] = [];
+      const shared = this.relPosBias ? this.relPosBias.forward() : undefined;
       for (const blk of this.blocks) {
         const o = blk.forward(x, {
           training: options.training,
           returnAttention: options.returnAttention,
           rng: options.rng,
+          relPosBias: shared,
         });
         x = o.out;
         if (o.attn) attentions.push(o.attn);
