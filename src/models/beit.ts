@@ -1,7 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { serialization } from '@tensorflow/tfjs-core';
 import { TokenHead } from '../decoders/token_head.js';
-import type { QkvBias } from '../layers/attention.js';
 import { initTensor, type Init } from '../layers/init.js';
 import { LayerNorm } from '../layers/layer_norm.js';
 import { Linear } from '../layers/linear.js';
@@ -10,7 +9,7 @@ import { toPair } from '../layers/patch_embed.js';
 import { maskedCrossEntropy } from '../losses/masked_cross_entropy.js';
 import type { VisualTokenizer } from '../tokenizers/types.js';
 import { deriveSeed } from '../utils/random.js';
-import { VisionTransformer, type VitForwardOptions } from './vit.js';
+import { VisionTransformer, type VisionTransformerConfig, type VitBackboneConfig, type VitForwardOptions } from './vit.js';
 
 /**
  * The BEiT-form encoder pass with a mask token (BEiT `forward_features`,
@@ -20,7 +19,8 @@ import { VisionTransformer, type VitForwardOptions } from './vit.js';
  * table are added; blocks; final norm; class token dropped.
  *
  * @param encoder a {@link VisionTransformer} (BEiT form: `qkvBias: 'qv'`,
- *   `layerScaleNaming: 'beit'`, learned `pos_embed`).
+ *   `layerScaleNaming: 'beit'`, learned `pos_embed` or none, and any relative
+ *   position bias, which then covers the class token and every patch).
  * @param maskToken `[1, 1, D]`.
  * @param imgs `[B, H, W, C]`.
  * @param w float32 `[B, L]`, 1 = masked (row-major grid order).
@@ -57,8 +57,9 @@ export function forwardWithMaskToken(
  * 0); zero Linear biases; LayerNorm 1/0. Then block `i`'s `attn.proj.weight`
  * and `mlp.fc2.weight` are divided by `sqrt(2 (i + 1))`, so every residual
  * branch starts with a variance that shrinks with depth (the sum over
- * branches stays bounded). `q_bias`/`v_bias` stay 0 and layer-scale vectors
- * at `initValues`, as upstream.
+ * branches stays bounded). Relative position tables are zeroed (upstream's
+ * `torch.zeros`: every offset starts unbiased); `q_bias`/`v_bias` stay 0 and
+ * layer-scale vectors at `initValues`, as upstream.
  *
  * @param model the module whose Linear and LayerNorm sub-modules are
  *   initialised (walked through `children()`).
@@ -80,6 +81,10 @@ export function beitInitWeights(
   const std = { kind: 'truncNormal', std: 0.02 } as const;
   set('cls_token', encoder.clsToken, std);
   if (encoder.config.posEmbed === 'learned') set('pos_embed', encoder.posEmbed, std);
+  set('rel_pos_bias.relative_position_bias_table', encoder.relPosBias?.table ?? null, { kind: 'zeros' });
+  encoder.blocks.forEach((blk, i) =>
+    set(`blocks.${i}.attn.relative_position_bias_table`, blk.attn.relativePositionBiasTable, { kind: 'zeros' }),
+  );
   extraTokens.forEach((w, i) => set(`token${i}`, w, std));
   if (initPatchEmbed) {
     set('patch_embed.proj.weight', encoder.patchEmbed.weight, std);
@@ -162,36 +167,92 @@ export function readPatchMask(
  */
 export type BeitTargets = tf.Tensor | VisualTokenizer | { tokenizer: VisualTokenizer; images: tf.Tensor };
 
-/** Config of {@link BEiT}. Defaults are BEiT-Base/16 pretraining (`beit_base_patch16_224_8k_vocab`). */
-export interface BEiTConfig {
-  /** Image size, a number (square) or `[height, width]`. Default 224. */
-  imgSize?: number | [number, number];
-  /** Patch size. Default 16. */
-  patchSize?: number;
-  /** Image channels. Default 3. */
-  inChans?: number;
-  /** Width `D`. Default 768. */
-  embedDim?: number;
-  /** Blocks. Default 12. */
-  depth?: number;
-  /** Heads. Default 12. */
-  numHeads?: number;
-  /** MLP ratio. Default 4. */
-  mlpRatio?: number;
-  /** Bias form of `qkv`. Default `'qv'` (BEiT: `q_bias`, `v_bias`, no key bias). */
-  qkvBias?: QkvBias;
-  /** Layer-scale init (`gamma_1`/`gamma_2`), `null` for none. Default 0.1 (BEiT-Base pretraining). */
+/**
+ * The BEiT-form encoder options that {@link BEiTConfig} and `SimMIMConfig`
+ * share (unilm `beit/modeling_pretrain.py`, SimMIM
+ * `models/vision_transformer.py`), on top of {@link VitBackboneConfig}
+ * (whose `qkvBias` defaults to `'qv'` here: `q_bias`, `v_bias`, no key bias).
+ *
+ * Position: the defaults (absolute table, no relative bias) are the form of
+ * the conformance cases. The released checkpoints use BEiT's relative
+ * position bias instead: BEiT and SimMIM ViT pretraining
+ * `{ useAbsPosEmb: false, useSharedRelPosBias: true }` (BEiT's
+ * `run_beit_pretraining.py` defaults, SimMIM's `USE_APE: False`,
+ * `USE_SHARED_RPB: True`), their fine-tuning
+ * `{ useAbsPosEmb: false, useRelPosBias: true }`.
+ */
+export interface BeitBackboneConfig extends VitBackboneConfig {
+  /**
+   * Layer-scale init (`gamma_1`/`gamma_2`), `null` for none. Default 0.1
+   * (BEiT-Base pretraining, SimMIM's ViT `INIT_VALUES`; BEiT-Large uses 1e-5).
+   */
   initValues?: number | null;
+  /**
+   * Stochastic depth at the last block (linear decay), used with
+   * `training: true`. Default 0.1 (BEiT's and SimMIM's ViT-B pretraining).
+   */
+  dropPathRate?: number;
+  /**
+   * Learned absolute position table `pos_embed` (`use_abs_pos_emb`). Default
+   * `true`; `false` in the released BEiT and SimMIM checkpoints.
+   */
+  useAbsPosEmb?: boolean;
+  /**
+   * A relative position bias in every block
+   * (`blocks.N.attn.relative_position_bias_table`, `use_rel_pos_bias`).
+   * Default `false`; `true` for BEiT and SimMIM fine-tuning.
+   */
+  useRelPosBias?: boolean;
+  /**
+   * One relative position bias shared by all blocks
+   * (`rel_pos_bias.relative_position_bias_table`,
+   * `use_shared_rel_pos_bias`). Default `false`; `true` in the released BEiT
+   * and SimMIM pretraining checkpoints.
+   */
+  useSharedRelPosBias?: boolean;
+}
+
+/**
+ * Config of {@link BEiT}. Defaults are BEiT-Base/16 pretraining
+ * (`beit_base_patch16_224_8k_vocab`) with an absolute position table; the
+ * released checkpoint's position form is in the preset {@link beitBasePatch16}.
+ */
+export interface BEiTConfig extends BeitBackboneConfig {
   /** Visual-token vocabulary, the `lm_head` width. Default 8192 (DALL-E's dVAE). */
   vocabSize?: number;
-  /** Stochastic depth at the last block (linear decay), used with `training: true`. Default 0.1 (BEiT pretraining). */
-  dropPathRate?: number;
-  /** LayerNorm epsilon. Default 1e-6. */
-  normEps?: number;
-  /** Seed of every initial weight. Default 0. */
-  seed?: number;
-  /** Layer name. */
-  name?: string;
+}
+
+/**
+ * The {@link VisionTransformer} config of a BEiT-form encoder (BEiT, SimMIM)
+ * from a resolved {@link BeitBackboneConfig}: `'beit'` layer-scale names,
+ * learned or no absolute table, relative position bias as asked.
+ */
+export function beitEncoderConfig(
+  who: string,
+  c: Required<Omit<BeitBackboneConfig, 'name' | 'imgSize'>> & { imgSize: [number, number] },
+  seed: number,
+): VisionTransformerConfig {
+  for (const k of ['useAbsPosEmb', 'useRelPosBias', 'useSharedRelPosBias'] as const) {
+    if (typeof c[k] !== 'boolean') throw new Error(`${who}: ${k} must be a boolean, got ${String(c[k])}`);
+  }
+  return {
+    imgSize: c.imgSize,
+    patchSize: c.patchSize,
+    inChans: c.inChans,
+    embedDim: c.embedDim,
+    depth: c.depth,
+    numHeads: c.numHeads,
+    mlpRatio: c.mlpRatio,
+    qkvBias: c.qkvBias,
+    initValues: c.initValues,
+    layerScaleNaming: 'beit',
+    posEmbed: c.useAbsPosEmb ? 'learned' : 'none',
+    useRelPosBias: c.useRelPosBias,
+    useSharedRelPosBias: c.useSharedRelPosBias,
+    dropPathRate: c.dropPathRate,
+    normEps: c.normEps,
+    seed,
+  };
 }
 
 /** Output of {@link BEiT.forward}: new tensors, the caller disposes them (`tf.dispose(out)`). */
@@ -218,10 +279,17 @@ export type ResolvedBEiTConfig = Required<Omit<BEiTConfig, 'name' | 'imgSize'>> 
  * MASK CONVENTION: 1 (true) = masked, 0 = visible. BEiT masks about 40% of
  * the patches block-wise (`BlockwiseMasker`); the count may differ per sample.
  *
+ * Position: a learned absolute table `pos_embed` (`useAbsPosEmb`, the
+ * default) and/or BEiT's relative position bias, shared by all blocks
+ * (`useSharedRelPosBias`, as the released pretraining checkpoints) or one per
+ * block (`useRelPosBias`).
+ *
  * Weights (BEiT's names, spliced at the top level): `cls_token`,
- * `mask_token`, `pos_embed` (learned absolute table; relative position bias
- * is not implemented), `patch_embed.proj`, `blocks.N.*` (`attn.q_bias`,
- * `attn.v_bias`, `gamma_1`, `gamma_2`), `norm`, `lm_head`.
+ * `mask_token`, `pos_embed`, `rel_pos_bias.relative_position_bias_table`,
+ * `patch_embed.proj`, `blocks.N.*` (`attn.q_bias`, `attn.v_bias`,
+ * `attn.relative_position_bias_table`, `gamma_1`, `gamma_2`), `norm`,
+ * `lm_head`. The `relative_position_index` buffers of a checkpoint are
+ * checked, not loaded (`loadMimWeights`).
  *
  * Shapes: `imgs: [B, H, W, C]`, mask `[B, L]` or `[B, H/p, W/p]` ->
  * `logits [M, V]`, `M` = number of masked patches in the batch.
@@ -252,24 +320,12 @@ export class BEiT extends Module {
       vocabSize: config.vocabSize ?? 8192,
       dropPathRate: config.dropPathRate ?? 0.1,
       normEps: config.normEps ?? 1e-6,
+      useAbsPosEmb: config.useAbsPosEmb ?? true,
+      useRelPosBias: config.useRelPosBias ?? false,
+      useSharedRelPosBias: config.useSharedRelPosBias ?? false,
       seed: config.seed ?? 0,
     };
-    this.encoder = new VisionTransformer({
-      imgSize: c.imgSize,
-      patchSize: c.patchSize,
-      inChans: c.inChans,
-      embedDim: c.embedDim,
-      depth: c.depth,
-      numHeads: c.numHeads,
-      mlpRatio: c.mlpRatio,
-      qkvBias: c.qkvBias,
-      initValues: c.initValues,
-      layerScaleNaming: 'beit',
-      posEmbed: 'learned',
-      dropPathRate: c.dropPathRate,
-      normEps: c.normEps,
-      seed: this.childSeed('encoder'),
-    });
+    this.encoder = new VisionTransformer(beitEncoderConfig('BEiT', c, this.childSeed('encoder')));
     this.config = c;
     this.maskToken = this.addParam('mask_token', [1, 1, c.embedDim], { kind: 'truncNormal', std: 0.02 });
     this.lmHead = this.addModule('lm_head', new TokenHead({ inFeatures: c.embedDim, vocabSize: c.vocabSize, seed: this.childSeed('lm_head') }));
@@ -420,13 +476,24 @@ export class BEiT extends Module {
 }
 serialization.registerClass(BEiT);
 
-/** BEiT-Base/16 pretraining (`beit_base_patch16_224_8k_vocab`): D 768, depth 12, 12 heads, vocab 8192, layer scale 0.1. */
+/**
+ * BEiT-Base/16 pretraining as released (`beit_base_patch16_224_8k_vocab`
+ * with `run_beit_pretraining.py`'s defaults): D 768, depth 12, 12 heads,
+ * vocab 8192, layer scale 0.1, a shared relative position bias and no
+ * absolute table, so the released checkpoint loads.
+ */
 export const beitBasePatch16: Readonly<BEiTConfig> = Object.freeze({
   imgSize: 224, patchSize: 16, embedDim: 768, depth: 12, numHeads: 12, mlpRatio: 4, initValues: 0.1, vocabSize: 8192,
+  useAbsPosEmb: false, useSharedRelPosBias: true,
 });
-/** BEiT-Large/16 pretraining (`beit_large_patch16_224_8k_vocab`): D 1024, depth 24, 16 heads, layer scale 1e-5. */
+/**
+ * BEiT-Large/16 pretraining as released (`beit_large_patch16_224_8k_vocab`):
+ * D 1024, depth 24, 16 heads, layer scale 1e-5, a shared relative position
+ * bias and no absolute table.
+ */
 export const beitLargePatch16: Readonly<BEiTConfig> = Object.freeze({
   imgSize: 224, patchSize: 16, embedDim: 1024, depth: 24, numHeads: 16, mlpRatio: 4, initValues: 1e-5, vocabSize: 8192,
+  useAbsPosEmb: false, useSharedRelPosBias: true,
 });
 /** A tiny BEiT for 32 px images (patch 4, 64 patches): D 192, depth 12, 3 heads, vocabulary 512 (e.g. a k-means or colour-palette tokenizer). */
 export const beitTiny: Readonly<BEiTConfig> = Object.freeze({

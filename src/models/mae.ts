@@ -1,7 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { serialization } from '@tensorflow/tfjs-core';
 import { PixelDecoder } from '../decoders/pixel_decoder.js';
-import type { QkvBias } from '../layers/attention.js';
 import { initTensor, type Init } from '../layers/init.js';
 import { LayerNorm } from '../layers/layer_norm.js';
 import { Linear } from '../layers/linear.js';
@@ -14,7 +13,7 @@ import { normalizedPixelTargets } from '../losses/normalized_pixels.js';
 import { RandomMasker, type MaskNoise, type RandomMaskSource } from '../masking/random_masker.js';
 import { gatherTokens } from '../ops/permute.js';
 import { deriveSeed, Rng } from '../utils/random.js';
-import { VisionTransformer } from './vit.js';
+import { VisionTransformer, type VitBackboneConfig } from './vit.js';
 
 /**
  * What MAE's decoder predicts for each patch, and the loss compares against
@@ -33,35 +32,20 @@ import { VisionTransformer } from './vit.js';
 export type MaeTarget = 'pixels' | 'normPixels' | 'meanColor' | 'downsampled';
 
 /**
- * Config of {@link MAE}. Defaults are `MaskedAutoencoderViT.__init__`'s
+ * Config of {@link MAE}: the encoder's {@link VitBackboneConfig} (MAE's
+ * defaults: `embedDim` 1024, `depth` 24, `numHeads` 16, `qkvBias` `'qkv'`;
+ * `mlpRatio`, `qkvBias` and `normEps` apply to the decoder too) plus the
+ * decoder and the masking. Defaults are `MaskedAutoencoderViT.__init__`'s
  * (ViT-L/16 encoder at 224 px, 512-wide 8-block decoder); see the presets
  * {@link maeVitBasePatch16} etc.
  */
-export interface MAEConfig {
-  /** Image size, a number (square) or `[height, width]`. Default 224. */
-  imgSize?: number | [number, number];
-  /** Patch size `p`. Default 16. */
-  patchSize?: number;
-  /** Image channels `C` (any count: 1 for grey images). Default 3. */
-  inChans?: number;
-  /** Encoder width `D`. Default 1024. */
-  embedDim?: number;
-  /** Encoder blocks. Default 24. */
-  depth?: number;
-  /** Encoder heads. Default 16. */
-  numHeads?: number;
+export interface MAEConfig extends VitBackboneConfig {
   /** Decoder width `Dd` (a multiple of 4). Default 512: the paper's light decoder (under 10% of the encoder's compute per token). */
   decoderEmbedDim?: number;
   /** Decoder blocks. Default 8 (the paper's default; deeper helps linear probing). */
   decoderDepth?: number;
   /** Decoder heads. Default 16. */
   decoderNumHeads?: number;
-  /** MLP ratio of every block. Default 4. */
-  mlpRatio?: number;
-  /** Bias form of every `qkv`. Default `'qkv'` (MAE builds timm blocks with `qkv_bias=True`). */
-  qkvBias?: QkvBias;
-  /** LayerNorm epsilon. Default 1e-6 (MAE's `partial(nn.LayerNorm, eps=1e-6)`). */
-  normEps?: number;
   /** Fraction of patches removed, in [0, 1). Default 0.75 (the paper's best ratio). */
   maskRatio?: number;
   /**
@@ -74,10 +58,6 @@ export interface MAEConfig {
   target?: MaeTarget;
   /** Side `s` of the `downsampled` target (divides `patchSize`). Default 4 (ViT's 4x4 of a 16x16 patch). */
   downsampleSize?: number;
-  /** Seed of every initial weight and of the model's own mask generator. Default 0. */
-  seed?: number;
-  /** Layer name. */
-  name?: string;
 }
 
 /**
@@ -247,11 +227,23 @@ export class MAE extends Module {
       seed: this.childSeed('decoder'),
     });
     this.maskRng = new Rng(deriveSeed(c.seed, 'mask'));
-    this.initializeWeights();
+    // Initialised once: every sub-module has already drawn its weights with
+    // MAE's scheme (see initializeWeights); only the class token differs (the
+    // ViT's default is a truncated normal), and it is D numbers.
+    this.initClassToken();
+  }
+
+  /** `cls_token` ~ normal(std 0.02), from the seed the encoder drew it with. */
+  private initClassToken(): void {
+    const w = this.encoder.clsToken;
+    if (w === null) return;
+    const t = initTensor({ kind: 'normal', std: 0.02 }, w.shape as number[], deriveSeed(this.encoder.config.seed, 'cls_token'));
+    w.write(t);
+    t.dispose();
   }
 
   /**
-   * MAE's `initialize_weights`, drawn from the model seed:
+   * MAE's `initialize_weights`, drawn from seeds derived from the model seed:
    * - `pos_embed`, `decoder_pos_embed`: the fixed 2-D sin-cos tables (zero
    *   class row): MAE found fixed tables as good as learned ones, and fixed
    *   ones cannot drift for positions the encoder rarely sees;
@@ -263,36 +255,41 @@ export class MAE extends Module {
    * - every Linear: xavier-uniform weight (MAE's choice over timm's
    *   trunc_normal, following the official JAX ViT), zero bias;
    * - every LayerNorm: weight 1, bias 0.
+   *
+   * The constructor already initialises this way, once: each sub-module
+   * draws its weights with these initialisers from its own seed. This method
+   * re-draws every one of them from those same seeds, so it restores the
+   * initial weights (after construction it changes nothing); the patch
+   * projection's bias is left as it is, as upstream.
    */
   initializeWeights(): void {
     const { embedDim, decoderEmbedDim, patchSize: p, inChans } = this.config;
-    const set = (key: string, w: Weight | null, init: Init): void => {
+    const set = (w: Weight | null, init: Init, seed: number): void => {
       if (w === null) return;
-      const t = initTensor(init, w.shape as number[], deriveSeed(this.seed, `init/${key}`));
+      const t = initTensor(init, w.shape as number[], seed);
       w.write(t);
       t.dispose();
     };
-    set('pos_embed', this.encoder.posEmbed, { kind: 'values', values: sincosPosEmbed2dData(embedDim, this.gridSize, 1) });
-    set('decoder_pos_embed', this.decoder.decoderPosEmbed, {
-      kind: 'values',
-      values: sincosPosEmbed2dData(decoderEmbedDim, this.gridSize, 1),
-    });
+    // Each seed is the one Module.addParam derived it from: deriveSeed(owner seed, local name).
+    set(this.encoder.posEmbed, { kind: 'values', values: sincosPosEmbed2dData(embedDim, this.gridSize, 1) }, 0);
+    set(this.decoder.decoderPosEmbed, { kind: 'values', values: sincosPosEmbed2dData(decoderEmbedDim, this.gridSize, 1) }, 0);
+    const pe = this.encoder.patchEmbed;
     const fanIn = p * p * inChans;
-    set('patch_embed.proj.weight', this.encoder.patchEmbed.weight, { kind: 'xavierUniform', fanIn, fanOut: embedDim });
-    set('cls_token', this.encoder.clsToken, { kind: 'normal', std: 0.02 });
-    set('mask_token', this.decoder.maskToken, { kind: 'normal', std: 0.02 });
-    const visit = (prefix: string, m: Module): void => {
+    set(pe.weight, { kind: 'xavierUniform', fanIn, fanOut: embedDim }, deriveSeed(pe.config.seed, 'proj.weight'));
+    this.initClassToken();
+    set(this.decoder.maskToken, { kind: 'normal', std: 0.02 }, deriveSeed(this.decoder.config.seed, 'mask_token'));
+    const visit = (m: Module): void => {
       if (m instanceof Linear) {
-        const { inFeatures, outFeatures } = m.config;
-        set(`${prefix}.weight`, m.weight, { kind: 'xavierUniform', fanIn: inFeatures, fanOut: outFeatures });
-        set(`${prefix}.bias`, m.bias, { kind: 'zeros' });
+        const { inFeatures, outFeatures, seed } = m.config;
+        set(m.weight, { kind: 'xavierUniform', fanIn: inFeatures, fanOut: outFeatures }, deriveSeed(seed, 'weight'));
+        set(m.bias, { kind: 'zeros' }, 0);
       } else if (m instanceof LayerNorm) {
-        set(`${prefix}.weight`, m.weight, { kind: 'ones' });
-        set(`${prefix}.bias`, m.bias, { kind: 'zeros' });
+        set(m.weight, { kind: 'ones' }, 0);
+        set(m.bias, { kind: 'zeros' }, 0);
       }
-      for (const [k, child] of m.children()) visit(prefix === '' ? k : `${prefix}.${k}`, child);
+      for (const child of m.children().values()) visit(child);
     };
-    visit('', this);
+    visit(this);
   }
 
   /** Every weight under MAE's `state_dict` key (encoder and decoder at the top level, as in `models_mae.py`). */

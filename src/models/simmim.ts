@@ -1,42 +1,22 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { serialization } from '@tensorflow/tfjs-core';
 import { LinearPixelShuffleDecoder } from '../decoders/pixel_shuffle.js';
-import type { QkvBias } from '../layers/attention.js';
 import { Module, type Weight } from '../layers/module.js';
 import { toPair } from '../layers/patch_embed.js';
 import { maskedL1Loss } from '../losses/masked_l1.js';
-import { beitInitWeights, forwardWithMaskToken, readPatchMask } from './beit.js';
+import { beitEncoderConfig, beitInitWeights, forwardWithMaskToken, readPatchMask, type BeitBackboneConfig } from './beit.js';
 import { VisionTransformer, type VitForwardOptions } from './vit.js';
 
-/** Config of {@link SimMIM}. Defaults are SimMIM's ViT-B/16 pretraining (`simmim_pretrain__vit_base__img224__800ep`). */
-export interface SimMIMConfig {
-  /** Image size, a number (square) or `[height, width]`. Default 224. */
-  imgSize?: number | [number, number];
-  /** Patch size `p`; also the decoder's upscale factor (SimMIM's `encoder_stride` for a ViT). Default 16. */
-  patchSize?: number;
-  /** Image channels `C`. Default 3. */
-  inChans?: number;
-  /** Width `D`. Default 768. */
-  embedDim?: number;
-  /** Blocks. Default 12. */
-  depth?: number;
-  /** Heads. Default 12. */
-  numHeads?: number;
-  /** MLP ratio. Default 4. */
-  mlpRatio?: number;
-  /** Bias form of `qkv`. Default `'qv'` (SimMIM's ViT is BEiT's: `q_bias`, `v_bias`). */
-  qkvBias?: QkvBias;
-  /** Layer-scale init (`gamma_1`/`gamma_2`), `null` for none. Default 0.1 (SimMIM ViT config `INIT_VALUES`). */
-  initValues?: number | null;
-  /** Stochastic depth at the last block, used with `training: true`. Default 0.1 (SimMIM ViT-B pretraining). */
-  dropPathRate?: number;
-  /** LayerNorm epsilon. Default 1e-6. */
-  normEps?: number;
-  /** Seed of every initial weight. Default 0. */
-  seed?: number;
-  /** Layer name. */
-  name?: string;
-}
+/**
+ * Config of {@link SimMIM}: the BEiT-form encoder's options
+ * ({@link BeitBackboneConfig}; SimMIM's ViT is BEiT's). Defaults are SimMIM's
+ * ViT-B/16 pretraining (`simmim_pretrain__vit_base__img224__800ep`) with an
+ * absolute position table; the released checkpoint's position form
+ * (`USE_APE: False`, `USE_SHARED_RPB: True`) is in the preset
+ * {@link simmimVitBasePatch16}. SimMIM adds no option of its own: the
+ * decoder is fixed by `patchSize` (its upscale factor) and `inChans`.
+ */
+export interface SimMIMConfig extends BeitBackboneConfig {}
 
 /** Output of {@link SimMIM.forward}: new tensors, the caller disposes them (`tf.dispose(out)`). */
 export type SimMIMOutput = {
@@ -64,11 +44,16 @@ export type ResolvedSimMIMConfig = Required<Omit<SimMIMConfig, 'name' | 'imgSize
  * {@link SimMIM.forwardDecoder} (image), {@link SimMIM.forwardLoss},
  * {@link SimMIM.forward} (all three).
  *
+ * Position: a learned absolute table `encoder.pos_embed` (`useAbsPosEmb`,
+ * the default) and/or BEiT's relative position bias, shared by all blocks
+ * (`useSharedRelPosBias`, as SimMIM's released ViT, which has no absolute
+ * table) or one per block (`useRelPosBias`).
+ *
  * Weights (SimMIM's names): `encoder.patch_embed.proj`, `encoder.cls_token`,
- * `encoder.pos_embed` (learned absolute table; SimMIM's released ViT uses a
- * shared relative position bias instead, not implemented here),
+ * `encoder.pos_embed`, `encoder.rel_pos_bias.relative_position_bias_table`,
  * `encoder.mask_token`, `encoder.blocks.N.*` (`gamma_1`, `attn.q_bias`,
- * `attn.v_bias`, ...), `encoder.norm`, `decoder.0.weight`, `decoder.0.bias`.
+ * `attn.v_bias`, `attn.relative_position_bias_table`, ...), `encoder.norm`,
+ * `decoder.0.weight`, `decoder.0.bias`.
  *
  * Shapes: `x: [B, H, W, C]`, `mask: [B, H/p, W/p]` or `[B, L]` -> `xRec: [B, H, W, C]`.
  */
@@ -97,29 +82,15 @@ export class SimMIM extends Module {
       initValues: config.initValues === undefined ? 0.1 : config.initValues,
       dropPathRate: config.dropPathRate ?? 0.1,
       normEps: config.normEps ?? 1e-6,
+      useAbsPosEmb: config.useAbsPosEmb ?? true,
+      useRelPosBias: config.useRelPosBias ?? false,
+      useSharedRelPosBias: config.useSharedRelPosBias ?? false,
       seed: config.seed ?? 0,
     };
+    const encoderConfig = beitEncoderConfig('SimMIM', c, this.childSeed('encoder'));
     this.config = c;
     this.maskToken = this.addParam('encoder.mask_token', [1, 1, c.embedDim], { kind: 'truncNormal', std: 0.02 });
-    this.encoder = this.addModule(
-      'encoder',
-      new VisionTransformer({
-        imgSize: c.imgSize,
-        patchSize: c.patchSize,
-        inChans: c.inChans,
-        embedDim: c.embedDim,
-        depth: c.depth,
-        numHeads: c.numHeads,
-        mlpRatio: c.mlpRatio,
-        qkvBias: c.qkvBias,
-        initValues: c.initValues,
-        layerScaleNaming: 'beit',
-        posEmbed: 'learned',
-        dropPathRate: c.dropPathRate,
-        normEps: c.normEps,
-        seed: this.childSeed('encoder'),
-      }),
-    );
+    this.encoder = this.addModule('encoder', new VisionTransformer(encoderConfig));
     this.decoder = this.addModule(
       'decoder',
       new LinearPixelShuffleDecoder({
@@ -236,9 +207,15 @@ export class SimMIM extends Module {
 }
 serialization.registerClass(SimMIM);
 
-/** SimMIM ViT-Base/16 at 224 px (absolute position table here): D 768, depth 12, 12 heads, layer scale 0.1. */
+/**
+ * SimMIM ViT-Base/16 at 224 px as released
+ * (`simmim_pretrain__vit_base__img224__800ep`): D 768, depth 12, 12 heads,
+ * layer scale 0.1, a shared relative position bias and no absolute table
+ * (`USE_APE: False`, `USE_SHARED_RPB: True`), so the released checkpoint loads.
+ */
 export const simmimVitBasePatch16: Readonly<SimMIMConfig> = Object.freeze({
   imgSize: 224, patchSize: 16, embedDim: 768, depth: 12, numHeads: 12, mlpRatio: 4, initValues: 0.1,
+  useAbsPosEmb: false, useSharedRelPosBias: true,
 });
 /**
  * A tiny SimMIM for 32 px images: patch 4 (an 8x8 grid), D 192, depth 12, 3

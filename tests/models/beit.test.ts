@@ -1,11 +1,13 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
-import { BEiT, beitBasePatch16, beitTiny, type BEiTConfig } from '../../src/models/beit.js';
+import { BEiT, beitBasePatch16, beitLargePatch16, beitTiny, type BEiTConfig } from '../../src/models/beit.js';
 import { VisionTransformer } from '../../src/models/vit.js';
 import { BlockwiseMasker } from '../../src/masking/blockwise_masker.js';
 import type { VisualTokenizer } from '../../src/tokenizers/types.js';
 import { exportWeights, loadWeights } from '../../src/io/state_dict.js';
-import { beitConverter, beitEncoderConverter, loadMimWeights } from '../../src/io/converters_mim.js';
+import { beitConverter, beitEncoderConverter, exportMimWeights, loadMimWeights, saveMimWeights } from '../../src/io/converters_mim.js';
+import { parseSafetensors } from '../../src/io/safetensors.js';
+import { relativePositionIndex } from '../../src/layers/rel_pos_bias.js';
 import { run as beitKind } from '../conformance/kinds/beit_mim.js';
 import { checkKind, expectClose, loadCase } from '../layers/helpers.js';
 import { expectEveryGradient, expectSameWeights, expectThrowsEarly, train, uniformTensor } from './helpers.js';
@@ -190,7 +192,7 @@ describe('BEiT', () => {
     model.dispose();
   });
 
-  it('beit-encoder converter loads the encoder into a VisionTransformer; relative position bias is refused or dropped; presets', () => {
+  it('beit-encoder converter loads the encoder into a VisionTransformer; a checkpoint with relative position bias needs a model with it; presets', () => {
     const model = new BEiT(SMALL);
     const sd = exportWeights(model, { converter: beitConverter });
     const vit = new VisionTransformer({ imgSize: 16, patchSize: 4, embedDim: 32, depth: 2, numHeads: 4, qkvBias: 'qv', initValues: 0.1, layerScaleNaming: 'beit' });
@@ -201,15 +203,93 @@ describe('BEiT', () => {
     const z = model.forwardEncoder(x, none);
     const f = vit.forward(x);
     expectClose(z, tf.slice(f, [0, 1, 0], [1, 16, 32]), 1e-5, 1e-4);
-    sd.set('blocks.0.attn.relative_position_index', tf.zeros([17, 17], 'int32'));
+    sd.set('blocks.0.attn.relative_position_index', tf.tensor2d(relativePositionIndex([4, 4]), [17, 17], 'int32'));
     sd.set('blocks.0.attn.relative_position_bias_table', tf.zeros([52, 4]));
-    expect(() => loadMimWeights(model, sd, { converter: beitConverter })).toThrow(/relative position bias/);
-    const r = loadMimWeights(model, sd, { converter: beitConverter, ignoreRelativePositionBias: true });
-    expect(r.skipped.sort()).toEqual(['blocks.0.attn.relative_position_bias_table', 'blocks.0.attn.relative_position_index']);
+    expect(() => loadMimWeights(model, sd, { converter: beitConverter })).toThrow(
+      /the checkpoint has blocks.0.attn.relative_position_bias_table, blocks.0.attn.relative_position_index, which the model lacks\. Build the model as the checkpoint was trained: .*useRelPosBias for blocks.N.attn.relative_position_bias_table/,
+    );
+    // Not strict: the table is reported unexpected, the buffer skipped, the rest loads.
+    const r = loadMimWeights(model, sd, { converter: beitConverter, strict: false });
+    expect(r.unexpected).toEqual(['blocks.0.attn.relative_position_bias_table']);
+    expect(r.skipped).toEqual(['blocks.0.attn.relative_position_index']);
     tf.dispose([...sd.values(), x, none, z, f]);
     model.dispose();
     vit.dispose();
-    expect(beitBasePatch16).toMatchObject({ embedDim: 768, depth: 12, numHeads: 12, vocabSize: 8192, initValues: 0.1 });
+    expect(beitBasePatch16).toMatchObject({
+      embedDim: 768, depth: 12, numHeads: 12, vocabSize: 8192, initValues: 0.1, useAbsPosEmb: false, useSharedRelPosBias: true,
+    });
+    expect(beitLargePatch16).toMatchObject({ embedDim: 1024, depth: 24, initValues: 1e-5, useAbsPosEmb: false, useSharedRelPosBias: true });
     expect(beitTiny).toMatchObject({ imgSize: 32, patchSize: 4, vocabSize: 512 });
+  });
+
+  it("BEiT's released form (shared relative position bias, no pos_embed): names as unilm, every gradient, trains with flat memory", () => {
+    const cfg: BEiTConfig = { ...SMALL, imgSize: [8, 16], useAbsPosEmb: false, useSharedRelPosBias: true };
+    const model = new BEiT(cfg);
+    const keys = [...model.namedWeights().keys()];
+    expect(keys).toContain('rel_pos_bias.relative_position_bias_table');
+    expect(keys).not.toContain('pos_embed');
+    expect(keys.filter((k) => k.includes('relative'))).toEqual(['rel_pos_bias.relative_position_bias_table']);
+    const table = model.namedWeights().get('rel_pos_bias.relative_position_bias_table')!;
+    expect(table.shape).toEqual([3 * 7 + 3, 4]);
+    expect(Array.from(table.read().dataSync()).every((v) => v === 0)).toBe(true); // upstream's zeros
+    const x = uniformTensor([2, 8, 16, 3], 8);
+    const mask = tf.tensor2d([[1, 0, 0, 1, 0, 1, 1, 0], [0, 1, 1, 0, 0, 0, 1, 1]], [2, 8], 'bool' as 'float32');
+    const labels = tf.tensor1d([3, 7, 1, 0, 9, 3, 22, 5], 'int32');
+    const names = expectEveryGradient(model, () => model.forward(x, mask, labels).loss);
+    expect(names).toContain('rel_pos_bias.relative_position_bias_table');
+    const before = tf.memory().numTensors;
+    const { losses, counts } = train(model, () => model.forward(x, mask, labels, { training: true }).loss, 15, 3e-3);
+    expect(new Set(counts.slice(1)).size).toBe(1);
+    expect(tf.memory().numTensors).toBe(before);
+    expect(losses[14]!).toBeLessThan(0.7 * losses[0]!);
+    expect(Array.from(table.read().dataSync()).some((v) => v !== 0)).toBe(true); // the table trained
+    // Per-block tables instead (fine-tuning form), with the absolute table: unilm's keys.
+    const perBlock = new BEiT({ ...SMALL, useRelPosBias: true });
+    expect([...perBlock.namedWeights().keys()].filter((k) => k.includes('relative'))).toEqual([
+      'blocks.0.attn.relative_position_bias_table',
+      'blocks.1.attn.relative_position_bias_table',
+    ]);
+    tf.dispose([x, mask, labels]);
+    model.dispose();
+    perBlock.dispose();
+  });
+
+  it('imports and exports a state_dict with relative position keys: I64 index buffers written, checked on import', () => {
+    const cfg: BEiTConfig = { ...SMALL, imgSize: [12, 8], useAbsPosEmb: false, useSharedRelPosBias: true, useRelPosBias: true };
+    const model = new BEiT(cfg);
+    // Random tables, so a wrong copy would show.
+    for (const [k, w] of model.namedWeights()) if (k.endsWith('relative_position_bias_table')) w.write(uniformTensor(w.shape as number[], k.length));
+    const sd = exportMimWeights(model, { converter: beitConverter });
+    const index = relativePositionIndex([3, 2]);
+    for (const k of ['rel_pos_bias.relative_position_index', 'blocks.0.attn.relative_position_index', 'blocks.1.attn.relative_position_index']) {
+      expect(sd.get(k)!.dtype).toBe('int32');
+      expect(sd.get(k)!.shape).toEqual([7, 7]);
+      expect(Array.from(sd.get(k)!.dataSync())).toEqual(Array.from(index));
+    }
+    const bytes = saveMimWeights(model, { converter: beitConverter });
+    expect(parseSafetensors(bytes).info('rel_pos_bias.relative_position_index').dtype).toBe('I64');
+    const other = new BEiT({ ...cfg, seed: 7 });
+    for (const src of [sd, bytes]) {
+      const fresh = new BEiT({ ...cfg, seed: 8 });
+      const r = loadMimWeights(fresh, src, { converter: beitConverter });
+      expect(r.skipped.sort()).toEqual(['blocks.0.attn.relative_position_index', 'blocks.1.attn.relative_position_index', 'rel_pos_bias.relative_position_index']);
+      expectSameWeights(model, fresh);
+      fresh.dispose();
+    }
+    // A checkpoint without the buffers loads too (upstream's fine-tuning code drops them).
+    const noBuffers = new Map([...sd].filter(([k]) => !k.endsWith('relative_position_index')));
+    expect(loadMimWeights(other, noBuffers, { converter: beitConverter }).loaded.length).toBe(model.namedWeights().size);
+    // A buffer that does not match the model's grid: a model built for the transposed image (8x12) has the same table shapes.
+    const transposed = new BEiT({ ...cfg, imgSize: [8, 12] });
+    expect(() => loadMimWeights(transposed, sd, { converter: beitConverter })).toThrow(
+      /'blocks.0.attn.relative_position_index' differs from the index of the model's 2x3 patch grid at \[1, 3\]: 4 in the checkpoint, 5 expected/,
+    );
+    const bad = new Map(sd);
+    bad.set('rel_pos_bias.relative_position_index', tf.zeros([5, 5], 'int32'));
+    expect(() => loadMimWeights(other, bad, { converter: beitConverter })).toThrow(
+      /'rel_pos_bias.relative_position_index' has shape \[5,5\], but the model's 3x2 patch grid gives \[7, 7\]/,
+    );
+    tf.dispose([...sd.values(), bad.get('rel_pos_bias.relative_position_index')!]);
+    for (const m of [model, other, transposed]) m.dispose();
   });
 });

@@ -70,7 +70,21 @@ describe('MAE', () => {
     const tokens = [...values('cls_token'), ...values('mask_token')];
     expect(std(tokens)).toBeGreaterThan(0.014);
     expect(std(tokens)).toBeLessThan(0.026);
+    // The constructor initialised once, already as initializeWeights() does: calling it changes nothing.
+    const copy = new MAE({ ...SMALL, embedDim: 64, decoderEmbedDim: 32, depth: 1 });
+    copy.initializeWeights();
+    expectSameWeights(mae, copy);
+    // After training-like changes it restores the initial weights (the patch bias stays, as upstream).
+    for (const [k, v] of copy.namedWeights()) {
+      if (k === 'patch_embed.proj.bias') continue;
+      const ones = tf.onesLike(v.read());
+      v.write(ones);
+      ones.dispose();
+    }
+    copy.initializeWeights();
+    expectSameWeights(mae, copy);
     mae.dispose();
+    copy.dispose();
     table.dispose();
   });
 
@@ -242,13 +256,13 @@ describe('MAE', () => {
     const enc = mae.forwardEncoder(imgs, { maskRatio: 0, seed: 0 });
     const feats = vit.forward(imgs);
     expectClose(tf.slice(enc.latent, [0, 0, 0], [1, 1, 32]), tf.slice(feats, [0, 0, 0], [1, 1, 32]), 1e-5, 1e-4);
-    // A relative-position key is refused with a clear message, or dropped when asked.
+    // A relative-position key (MAE has none) is refused with the position options to set, or reported when not strict.
     sd.set('blocks.0.attn.relative_position_bias_table', tf.zeros([5, 4]));
     expect(() => loadMimWeights(mae, sd, { converter: maeConverter })).toThrow(
-      /uses relative position bias \(blocks.0.attn.relative_position_bias_table\), which this library does not implement; pass ignoreRelativePositionBias: true/,
+      /the checkpoint has blocks.0.attn.relative_position_bias_table, which the model lacks\. Build the model as the checkpoint was trained/,
     );
-    const r = loadMimWeights(mae, sd, { converter: maeConverter, ignoreRelativePositionBias: true });
-    expect(r.skipped).toEqual(['blocks.0.attn.relative_position_bias_table']);
+    const r = loadMimWeights(mae, sd, { converter: maeConverter, strict: false });
+    expect(r.unexpected).toEqual(['blocks.0.attn.relative_position_bias_table']);
     tf.dispose([...sd.values(), imgs, enc, feats]);
     mae.dispose();
     vit.dispose();

@@ -4,7 +4,9 @@ import { SimMIM, simmimTiny, simmimVitBasePatch16, type SimMIMConfig } from '../
 import { VisionTransformer } from '../../src/models/vit.js';
 import { SimMIMMasker } from '../../src/masking/simmim_masker.js';
 import { exportWeights, loadWeights } from '../../src/io/state_dict.js';
-import { loadMimWeights, simmimConverter, simmimEncoderConverter } from '../../src/io/converters_mim.js';
+import { loadMimWeights, saveMimWeights, simmimConverter, simmimEncoderConverter } from '../../src/io/converters_mim.js';
+import { parseSafetensors } from '../../src/io/safetensors.js';
+import { relativePositionIndex } from '../../src/layers/rel_pos_bias.js';
 import { run as simmimKind } from '../conformance/kinds/simmim.js';
 import { checkKind, expectClose, loadCase } from '../layers/helpers.js';
 import { expectEveryGradient, expectSameWeights, expectThrowsEarly, train, uniformTensor } from './helpers.js';
@@ -167,19 +169,57 @@ describe('SimMIM', () => {
     model.dispose();
   });
 
-  it('refuses a checkpoint with relative position bias unless told to drop it; presets', () => {
-    const model = new SimMIM(SMALL);
-    const sd = exportWeights(model, { converter: simmimConverter });
-    sd.set('encoder.rel_pos_bias.relative_position_bias_table', tf.zeros([3, 4]));
-    expect(() => loadMimWeights(model, sd, { converter: simmimConverter })).toThrow(
-      /relative position bias \(encoder.rel_pos_bias.relative_position_bias_table\)/,
+  it("SimMIM's released form (shared relative position bias, no pos_embed): names, training, round trip through saveMimWeights, encoder converter; presets", () => {
+    const cfg: SimMIMConfig = { ...SMALL, imgSize: [8, 16], useAbsPosEmb: false, useSharedRelPosBias: true };
+    const model = new SimMIM(cfg);
+    const keys = [...model.namedWeights().keys()];
+    expect(keys).toContain('encoder.rel_pos_bias.relative_position_bias_table');
+    expect(keys).not.toContain('encoder.pos_embed');
+    expect(model.namedWeights().get('encoder.rel_pos_bias.relative_position_bias_table')!.shape).toEqual([(2 * 2 - 1) * (2 * 4 - 1) + 3, 4]);
+    const x = uniformTensor([2, 8, 16, 3], 4);
+    const mask = tf.tensor2d([[1, 0, 0, 1, 0, 1, 1, 0], [0, 1, 1, 0, 0, 0, 1, 1]]);
+    const names = expectEveryGradient(model, () => model.forward(x, mask).loss);
+    expect(names).toContain('encoder.rel_pos_bias.relative_position_bias_table');
+    const before = tf.memory().numTensors;
+    const { losses, counts } = train(model, () => model.forward(x, mask, { training: true }).loss, 8, 3e-3);
+    expect(new Set(counts.slice(1)).size).toBe(1);
+    expect(tf.memory().numTensors).toBe(before);
+    expect(losses[7]!).toBeLessThan(losses[0]!);
+    // The file holds the I64 relative_position_index buffer under SimMIM's key; it loads back (checked) into a fresh model.
+    const bytes = saveMimWeights(model, { converter: simmimConverter });
+    const file = parseSafetensors(bytes);
+    expect(file.info('encoder.rel_pos_bias.relative_position_index')).toMatchObject({ dtype: 'I64', shape: [9, 9] });
+    expect(Array.from(file.int32('encoder.rel_pos_bias.relative_position_index'))).toEqual(Array.from(relativePositionIndex([2, 4])));
+    const other = new SimMIM({ ...cfg, seed: 9 });
+    const report = loadMimWeights(other, bytes, { converter: simmimConverter });
+    expect(report.skipped).toEqual(['encoder.rel_pos_bias.relative_position_index']);
+    expectSameWeights(model, other);
+    // The encoder alone: 'encoder.' stripped, the buffer checked and skipped, equal features.
+    const vit = new VisionTransformer({
+      imgSize: [8, 16], patchSize: 4, embedDim: 32, depth: 2, numHeads: 4, qkvBias: 'qv', initValues: 0.1,
+      layerScaleNaming: 'beit', posEmbed: 'none', useSharedRelPosBias: true,
+    });
+    const r2 = loadMimWeights(vit, bytes, { converter: simmimEncoderConverter });
+    expect(r2.missing).toEqual([]);
+    expect(r2.skipped).toContain('encoder.rel_pos_bias.relative_position_index');
+    const none = tf.zeros([1, 8]);
+    const x1 = tf.slice(x, [0, 0, 0, 0], [1, 8, 16, 3]);
+    const z = model.forwardEncoder(x1, none);
+    const f = vit.forward(x1);
+    expectClose(tf.reshape(z, [1, 8, 32]), tf.slice(f, [0, 1, 0], [1, 8, 32]), 1e-5, 1e-4);
+    // A model built with the absolute table instead is told what to change.
+    const absolute = new SimMIM({ ...SMALL, imgSize: [8, 16] });
+    expect(() => loadMimWeights(absolute, bytes, { converter: simmimConverter })).toThrow(
+      /the checkpoint has encoder.rel_pos_bias.relative_position_bias_table, encoder.rel_pos_bias.relative_position_index, which the model lacks; the model has encoder.pos_embed, which the checkpoint lacks\. Build the model as the checkpoint was trained: .*useSharedRelPosBias: true, useAbsPosEmb: false/,
     );
-    const r = loadMimWeights(model, sd, { converter: simmimConverter, ignoreRelativePositionBias: true });
-    expect(r.skipped).toEqual(['encoder.rel_pos_bias.relative_position_bias_table']);
-    expect(r.loaded.length).toBe(sd.size - 1);
-    tf.dispose([...sd.values()]);
-    model.dispose();
-    expect(simmimVitBasePatch16).toMatchObject({ embedDim: 768, depth: 12, numHeads: 12, patchSize: 16, initValues: 0.1 });
+    tf.dispose([x, mask, none, x1, z, f]);
+    for (const m of [model, other, vit, absolute]) m.dispose();
+    expect(simmimVitBasePatch16).toMatchObject({
+      embedDim: 768, depth: 12, numHeads: 12, patchSize: 16, initValues: 0.1, useAbsPosEmb: false, useSharedRelPosBias: true,
+    });
     expect(simmimTiny).toMatchObject({ imgSize: 32, patchSize: 4 });
+    const defaults = new SimMIM(SMALL);
+    expect(defaults.config).toMatchObject({ useAbsPosEmb: true, useRelPosBias: false, useSharedRelPosBias: false });
+    defaults.dispose();
   });
 });

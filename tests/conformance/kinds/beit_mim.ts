@@ -3,18 +3,28 @@
  * via the library's `BEiT`. Sizes, heads, depth, patch size, vocabulary and
  * channels come from the config and tensor shapes; layer scale from
  * `init_values` (null: none) and q/v bias from the presence of
- * `attn.q_bias`; LayerNorm eps from `norm_layer`. Only the absolute position
- * table is supported. Weights load strictly with the `beit` converter.
+ * `attn.q_bias`; LayerNorm eps from `norm_layer`; position from
+ * `use_abs_pos_emb`, `use_rel_pos_bias` and `use_shared_rel_pos_bias`
+ * (upstream's defaults true, false, false when absent). Weights load
+ * strictly with the `beit` converter through `loadMimWeights`, which checks
+ * any `relative_position_index` buffer against the model's.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { BEiT } from '../../../src/models/beit.js';
-import { loadWeights } from '../../../src/io/state_dict.js';
-import { beitConverter } from '../../../src/io/converters_mim.js';
+import { loadMimWeights, beitConverter } from '../../../src/io/converters_mim.js';
 import type { KindRunner } from '../types.js';
 
 function num(cfg: Record<string, unknown>, key: string): number {
   const v = cfg[key];
   if (typeof v !== 'number' || !Number.isFinite(v)) throw new Error(`beit_mim: config.${key} must be a number, got ${JSON.stringify(v)}`);
+  return v;
+}
+
+/** A boolean of the config, upstream's default when absent. */
+function flag(cfg: Record<string, unknown>, key: string, fallback: boolean): boolean {
+  const v = cfg[key];
+  if (v === undefined || v === null) return fallback;
+  if (typeof v !== 'boolean') throw new Error(`beit_mim: config.${key} must be a boolean, got ${JSON.stringify(v)}`);
   return v;
 }
 
@@ -27,10 +37,6 @@ function normEps(normLayer: unknown): number {
 
 export const run: KindRunner = (c) => {
   const cfg = c.config;
-  if (cfg.use_abs_pos_emb === false) throw new Error('beit_mim: use_abs_pos_emb=false (relative position bias only) is not supported');
-  if (cfg.use_rel_pos_bias === true || cfg.use_shared_rel_pos_bias === true) {
-    throw new Error('beit_mim: relative position bias is not supported');
-  }
   if (cfg.qk_scale != null) throw new Error(`beit_mim: qk_scale ${String(cfg.qk_scale)} is not supported (d^-0.5 only)`);
   const x = c.tensor('input.x');
   const [, inChans, h, w] = x.shape as [number, number, number, number];
@@ -49,11 +55,14 @@ export const run: KindRunner = (c) => {
     initValues: cfg.init_values == null ? null : num(cfg, 'init_values'),
     vocabSize: num(cfg, 'vocab_size'),
     normEps: normEps(cfg.norm_layer),
+    useAbsPosEmb: flag(cfg, 'use_abs_pos_emb', true),
+    useRelPosBias: flag(cfg, 'use_rel_pos_bias', false),
+    useSharedRelPosBias: flag(cfg, 'use_shared_rel_pos_bias', false),
   });
   try {
     const params = c.params();
     try {
-      loadWeights(model, params, { converter: beitConverter }); // strict
+      loadMimWeights(model, params, { converter: beitConverter }); // strict; checks relative_position_index buffers
     } finally {
       tf.dispose([...params.values()]);
     }

@@ -3,20 +3,29 @@
  * library's `SimMIM`. Sizes, heads, depth, patch size and channels come from
  * the config and tensor shapes; layer scale from `init_values` (null: none)
  * and q/v bias from the presence of `attn.q_bias`; LayerNorm eps from
- * `norm_layer`. Only the absolute-position form is supported (the config must
- * say `use_abs_pos_emb: true` and no relative bias), and `encoder_stride` must
- * equal the patch size (a ViT encoder). Weights load strictly with the
- * `simmim` converter.
+ * `norm_layer`; position from `use_abs_pos_emb`, `use_rel_pos_bias` and
+ * `use_shared_rel_pos_bias` (upstream's defaults true, false, false when
+ * absent). `encoder_stride` must equal the patch size (a ViT encoder).
+ * Weights load strictly with the `simmim` converter through
+ * `loadMimWeights`, which checks any `relative_position_index` buffer
+ * against the model's.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { SimMIM } from '../../../src/models/simmim.js';
-import { loadWeights } from '../../../src/io/state_dict.js';
-import { simmimConverter } from '../../../src/io/converters_mim.js';
+import { loadMimWeights, simmimConverter } from '../../../src/io/converters_mim.js';
 import type { KindRunner } from '../types.js';
 
 function num(cfg: Record<string, unknown>, key: string): number {
   const v = cfg[key];
   if (typeof v !== 'number' || !Number.isFinite(v)) throw new Error(`simmim: config.${key} must be a number, got ${JSON.stringify(v)}`);
+  return v;
+}
+
+/** A boolean of the config, upstream's default when absent. */
+function flag(cfg: Record<string, unknown>, key: string, fallback: boolean): boolean {
+  const v = cfg[key];
+  if (v === undefined || v === null) return fallback;
+  if (typeof v !== 'boolean') throw new Error(`simmim: config.${key} must be a boolean, got ${JSON.stringify(v)}`);
   return v;
 }
 
@@ -29,10 +38,6 @@ function normEps(normLayer: unknown): number {
 
 export const run: KindRunner = (c) => {
   const cfg = c.config;
-  if (cfg.use_abs_pos_emb === false) throw new Error('simmim: use_abs_pos_emb=false (relative position bias only) is not supported');
-  if (cfg.use_rel_pos_bias === true || cfg.use_shared_rel_pos_bias === true) {
-    throw new Error('simmim: relative position bias is not supported');
-  }
   if (cfg.use_mean_pooling === true) throw new Error('simmim: use_mean_pooling=true is not supported');
   const p = num(cfg, 'patch_size');
   const stride = cfg.encoder_stride === undefined ? p : num(cfg, 'encoder_stride');
@@ -53,11 +58,14 @@ export const run: KindRunner = (c) => {
     qkvBias: c.has('param.encoder.blocks.0.attn.q_bias') ? 'qv' : 'none',
     initValues: cfg.init_values == null ? null : num(cfg, 'init_values'),
     normEps: normEps(cfg.norm_layer),
+    useAbsPosEmb: flag(cfg, 'use_abs_pos_emb', true),
+    useRelPosBias: flag(cfg, 'use_rel_pos_bias', false),
+    useSharedRelPosBias: flag(cfg, 'use_shared_rel_pos_bias', false),
   });
   try {
     const params = c.params();
     try {
-      loadWeights(model, params, { converter: simmimConverter }); // strict
+      loadMimWeights(model, params, { converter: simmimConverter }); // strict; checks relative_position_index buffers
     } finally {
       tf.dispose([...params.values()]);
     }
