@@ -7,8 +7,12 @@ shared cases do not cover: one and two channel images, non-square images,
 other patch sizes, dims, heads, depths and MLP ratios, MAE without
 norm_pix_loss and without qkv bias, SimMIM and BEiT without layer scale
 (init_values null) or without q/v bias, other vocabularies, per-sample mask
-counts. Every weight (biases, layer scale, tokens) is random so that a missing
-term shows up.
+counts, and BEiT's relative position bias (shared `rel_pos_bias`, with no
+absolute table, as the released BEiT and SimMIM pretraining; per block, as
+their fine-tuning; both at once) on non-square grids, with the
+`relative_position_index` buffers in the params as upstream's state_dict
+holds them. Every weight (biases, layer scale, tokens, relative position
+tables) is random so that a missing term shows up.
 
     /usr/bin/python3 tests/conformance/gen/mim_cases.py OUT_DIR
     npx tsx tests/conformance/run.ts OUT_DIR [--backend wasm]
@@ -77,8 +81,40 @@ def gelu(x):
     return 0.5 * x * (1 + torch.erf(x / math.sqrt(2)))
 
 
-def attention(x, p, key, heads):
-    """Fused qkv; timm form (`qkv.bias`) or BEiT form (`q_bias`, `v_bias`)."""
+def relative_position_index(window_size):
+    """unilm beit/modeling_finetune.py `RelativePositionBias.__init__` (SimMIM's
+    models/vision_transformer.py is identical), copied; only `indexing='ij'`
+    is spelled out (torch.meshgrid's default, which newer torch warns about)."""
+    num_relative_distance = (2 * window_size[0] - 1) * (2 * window_size[1] - 1) + 3
+    coords_h = torch.arange(window_size[0])
+    coords_w = torch.arange(window_size[1])
+    coords = torch.stack(torch.meshgrid([coords_h, coords_w], indexing='ij'))  # 2, Wh, Ww
+    coords_flatten = torch.flatten(coords, 1)  # 2, Wh*Ww
+    relative_coords = coords_flatten[:, :, None] - coords_flatten[:, None, :]  # 2, Wh*Ww, Wh*Ww
+    relative_coords = relative_coords.permute(1, 2, 0).contiguous()  # Wh*Ww, Wh*Ww, 2
+    relative_coords[:, :, 0] += window_size[0] - 1  # shift to start from 0
+    relative_coords[:, :, 1] += window_size[1] - 1
+    relative_coords[:, :, 0] *= 2 * window_size[1] - 1
+    relative_position_index = \
+        torch.zeros(size=(window_size[0] * window_size[1] + 1,) * 2, dtype=relative_coords.dtype)
+    relative_position_index[1:, 1:] = relative_coords.sum(-1)  # Wh*Ww, Wh*Ww
+    relative_position_index[0, 0:] = num_relative_distance - 3
+    relative_position_index[0:, 0] = num_relative_distance - 2
+    relative_position_index[0, 0] = num_relative_distance - 1
+    return relative_position_index
+
+
+def relative_position_bias(p, key):
+    """`RelativePositionBias.forward` on the table and index buffer stored under `key`: [heads, T, T]."""
+    table, index = p[key + '.relative_position_bias_table'], p[key + '.relative_position_index']
+    t = index.shape[0]
+    return table[index.view(-1)].view(t, t, -1).permute(2, 0, 1).contiguous()
+
+
+def attention(x, p, key, heads, rel_pos_bias=None):
+    """Fused qkv; timm form (`qkv.bias`) or BEiT form (`q_bias`, `v_bias`); BEiT's
+    own relative position table (`relative_position_bias_table`) and a shared
+    `rel_pos_bias` added to the logits, in upstream's order."""
     B, N, D = x.shape
     qkv = x @ p[key + '.qkv.weight'].T
     if key + '.qkv.bias' in p:
@@ -88,15 +124,20 @@ def attention(x, p, key, heads):
     d = D // heads
     qkv = qkv.reshape(B, N, 3, heads, d).permute(2, 0, 3, 1, 4)
     q, k, v = qkv[0], qkv[1], qkv[2]
-    probs = torch.softmax((q * d ** -0.5) @ k.transpose(-1, -2), -1)
+    logits = (q * d ** -0.5) @ k.transpose(-1, -2)
+    if key + '.relative_position_bias_table' in p:
+        logits = logits + relative_position_bias(p, key).unsqueeze(0)
+    if rel_pos_bias is not None:
+        logits = logits + rel_pos_bias
+    probs = torch.softmax(logits, -1)
     o = (probs @ v).transpose(1, 2).reshape(B, N, D)
     return linear(o, p, key + '.proj')
 
 
-def block(x, p, key, heads, eps):
+def block(x, p, key, heads, eps, rel_pos_bias=None):
     g1 = p.get(key + '.gamma_1', p.get(key + '.ls1.gamma'))
     g2 = p.get(key + '.gamma_2', p.get(key + '.ls2.gamma'))
-    a = attention(layer_norm(x, p, key + '.norm1', eps), p, key + '.attn', heads)
+    a = attention(layer_norm(x, p, key + '.norm1', eps), p, key + '.attn', heads, rel_pos_bias)
     x = x + (a if g1 is None else g1 * a)
     m = linear(gelu(linear(layer_norm(x, p, key + '.norm2', eps), p, key + '.mlp.fc1')), p, key + '.mlp.fc2')
     return x + (m if g2 is None else g2 * m)
@@ -242,35 +283,57 @@ def mae_case(out, name, seed, B, C, H, W, patch, D, depth, heads, Dd, ddepth, dh
 # --------------------------------------------------------------- BEiT / SimMIM
 
 
-def beit_encoder_params(p, prefix, C, patch, D, depth, L, mlp_ratio, qv_bias, layer_scale):
+def rel_pos_params(p, key, grid, heads):
+    """A random `relative_position_bias_table` (upstream starts at zeros; random here so that
+    a wrong index shows up) and upstream's `relative_position_index` buffer."""
+    p.rand(key + '.relative_position_bias_table', (2 * grid[0] - 1) * (2 * grid[1] - 1) + 3, heads, scale=0.5)
+    p[key + '.relative_position_index'] = relative_position_index(grid)
+
+
+def beit_encoder_params(p, prefix, C, patch, D, depth, L, mlp_ratio, qv_bias, layer_scale,
+                        abs_pos=True, rel_pos=False, shared_rel_pos=False, grid=None, heads=None):
     p.rand(prefix + 'patch_embed.proj.weight', D, C, patch, patch, scale=1 / math.sqrt(C * patch * patch))
     p.rand(prefix + 'patch_embed.proj.bias', D, scale=0.1)
     p.rand(prefix + 'cls_token', 1, 1, D)
     p.rand(prefix + 'mask_token', 1, 1, D)
-    p.rand(prefix + 'pos_embed', 1, 1 + L, D)
+    if abs_pos:
+        p.rand(prefix + 'pos_embed', 1, 1 + L, D)
+    if shared_rel_pos:
+        rel_pos_params(p, prefix + 'rel_pos_bias', grid, heads)
     for i in range(depth):
         p.block(f'{prefix}blocks.{i}', D, mlp_ratio, 'qv' if qv_bias else 'none', 'beit' if layer_scale else None)
+        if rel_pos:
+            rel_pos_params(p, f'{prefix}blocks.{i}.attn', grid, heads)
     p.norm(prefix + 'norm', D)
 
 
 def beit_encoder(x, w, p, prefix, patch, depth, heads):
-    """README `simmim` steps 1-2 (and `beit_mim` step 1): [B, L, D] after norm, class token dropped."""
+    """README `simmim` steps 1-2 (and `beit_mim` step 1): [B, L, D] after norm, class token dropped.
+    The position terms follow upstream's `forward_features`: `pos_embed` when the params hold it,
+    the shared `rel_pos_bias()` computed once and passed to every block when they hold its table."""
     t = patch_embed(x, p, prefix + 'patch_embed.proj', patch)
     w = w[:, :, None]
     t = t * (1 - w) + p[prefix + 'mask_token'] * w
     B = t.shape[0]
-    t = torch.cat([p[prefix + 'cls_token'].expand(B, -1, -1), t], 1) + p[prefix + 'pos_embed']
+    t = torch.cat([p[prefix + 'cls_token'].expand(B, -1, -1), t], 1)
+    if prefix + 'pos_embed' in p:
+        t = t + p[prefix + 'pos_embed']
+    shared = None
+    if prefix + 'rel_pos_bias.relative_position_bias_table' in p:
+        shared = relative_position_bias(p, prefix + 'rel_pos_bias')
     for i in range(depth):
-        t = block(t, p, f'{prefix}blocks.{i}', heads, 1e-6)
+        t = block(t, p, f'{prefix}blocks.{i}', heads, 1e-6, shared)
     return layer_norm(t, p, prefix + 'norm', 1e-6)[:, 1:]
 
 
-def simmim_case(out, name, seed, B, C, H, W, patch, D, depth, heads, mlp_ratio, init_values, qv_bias, mask_patch):
+def simmim_case(out, name, seed, B, C, H, W, patch, D, depth, heads, mlp_ratio, init_values, qv_bias, mask_patch,
+                abs_pos=True, rel_pos=False, shared_rel_pos=False):
     g = torch.Generator().manual_seed(seed)
     p = Params(g)
     gh, gw = H // patch, W // patch
     L = gh * gw
-    beit_encoder_params(p, 'encoder.', C, patch, D, depth, L, mlp_ratio, qv_bias, init_values is not None)
+    beit_encoder_params(p, 'encoder.', C, patch, D, depth, L, mlp_ratio, qv_bias, init_values is not None,
+                        abs_pos, rel_pos, shared_rel_pos, (gh, gw), heads)
     r = patch
     p.rand('decoder.0.weight', r * r * C, D, 1, 1, scale=1 / math.sqrt(D))
     p.rand('decoder.0.bias', r * r * C, scale=0.1)
@@ -289,19 +352,21 @@ def simmim_case(out, name, seed, B, C, H, W, patch, D, depth, heads, mlp_ratio, 
 
     cfg = dict(img_size=[H, W] if H != W else H, patch_size=patch, in_chans=C, embed_dim=D, depth=depth, num_heads=heads,
                mlp_ratio=mlp_ratio, init_values=init_values, qkv_bias=qv_bias, encoder_stride=patch,
-               mask_patch_size=mask_patch, norm_layer='LayerNorm(eps=1e-6)', use_abs_pos_emb=True,
-               use_rel_pos_bias=False, use_shared_rel_pos_bias=False, use_mean_pooling=False, num_classes=0)
+               mask_patch_size=mask_patch, norm_layer='LayerNorm(eps=1e-6)', use_abs_pos_emb=abs_pos,
+               use_rel_pos_bias=rel_pos, use_shared_rel_pos_bias=shared_rel_pos, use_mean_pooling=False, num_classes=0)
     tensors = {f'param.{k}': v for k, v in p.items()}
     tensors.update({'input.x': x, 'input.mask': mask, 'expect.x_rec': x_rec, 'expect.loss': loss})
     save(os.path.join(out, name + '.safetensors'), tensors, meta('simmim', cfg, seed, 'SimMIM models/simmim.py semantics'))
 
 
-def beit_case(out, name, seed, B, C, H, W, patch, D, depth, heads, mlp_ratio, init_values, qv_bias, vocab):
+def beit_case(out, name, seed, B, C, H, W, patch, D, depth, heads, mlp_ratio, init_values, qv_bias, vocab,
+              abs_pos=True, rel_pos=False, shared_rel_pos=False):
     g = torch.Generator().manual_seed(seed)
     p = Params(g)
     gh, gw = H // patch, W // patch
     L = gh * gw
-    beit_encoder_params(p, '', C, patch, D, depth, L, mlp_ratio, qv_bias, init_values is not None)
+    beit_encoder_params(p, '', C, patch, D, depth, L, mlp_ratio, qv_bias, init_values is not None,
+                        abs_pos, rel_pos, shared_rel_pos, (gh, gw), heads)
     p.linear('lm_head', D, vocab)
     x = torch.randn(B, C, H, W, generator=g)
     bool_masked_pos = torch.rand(B, L, generator=g) < 0.4
@@ -314,8 +379,8 @@ def beit_case(out, name, seed, B, C, H, W, patch, D, depth, heads, mlp_ratio, in
 
     cfg = dict(img_size=[H, W] if H != W else H, patch_size=patch, in_chans=C, embed_dim=D, depth=depth, num_heads=heads,
                mlp_ratio=mlp_ratio, init_values=init_values, qkv_bias=qv_bias, vocab_size=vocab, qk_scale=None,
-               norm_layer='LayerNorm(eps=1e-6)', use_abs_pos_emb=True, use_rel_pos_bias=False,
-               use_shared_rel_pos_bias=False)
+               norm_layer='LayerNorm(eps=1e-6)', use_abs_pos_emb=abs_pos, use_rel_pos_bias=rel_pos,
+               use_shared_rel_pos_bias=shared_rel_pos)
     tensors = {f'param.{k}': v for k, v in p.items()}
     tensors.update({'input.x': x, 'input.bool_masked_pos': bool_masked_pos, 'input.labels': labels,
                     'expect.logits': logits, 'expect.loss': loss})
@@ -419,7 +484,19 @@ def main():
     # BEiT: no q/v bias, layer scale, vocabulary 17, patch 2.
     beit_case(out, 'beit_noqv', 206, B=3, C=3, H=8, W=8, patch=2, D=12, depth=3, heads=3, mlp_ratio=4.0,
               init_values=0.2, qv_bias=False, vocab=17)
-    print(f'wrote 6 cases to {out}')
+    # BEiT as released: shared relative position bias, no absolute table; a 2x4 grid (rows != cols).
+    beit_case(out, 'beit_shared_relpos', 207, B=2, C=3, H=8, W=16, patch=4, D=16, depth=2, heads=4, mlp_ratio=4.0,
+              init_values=0.1, qv_bias=True, vocab=20, abs_pos=False, shared_rel_pos=True)
+    # BEiT fine-tuning form: a relative position table per block, with the absolute table; a 3x2 grid.
+    beit_case(out, 'beit_layer_relpos', 208, B=2, C=1, H=12, W=8, patch=4, D=12, depth=2, heads=3, mlp_ratio=2.0,
+              init_values=None, qv_bias=True, vocab=30, abs_pos=True, rel_pos=True)
+    # SimMIM as released (USE_APE False, USE_SHARED_RPB True) on a 2x4 grid.
+    simmim_case(out, 'simmim_shared_relpos', 209, B=2, C=3, H=8, W=16, patch=4, D=16, depth=2, heads=2, mlp_ratio=4.0,
+                init_values=0.1, qv_bias=True, mask_patch=8, abs_pos=False, shared_rel_pos=True)
+    # SimMIM with both a per-block and a shared relative position bias, no absolute table, no q/v bias; a 2x3 grid.
+    simmim_case(out, 'simmim_layer_relpos', 210, B=2, C=2, H=8, W=12, patch=4, D=12, depth=2, heads=3, mlp_ratio=2.0,
+                init_values=None, qv_bias=False, mask_patch=4, abs_pos=False, rel_pos=True, shared_rel_pos=True)
+    print(f'wrote 10 cases to {out}')
 
 
 if __name__ == '__main__':
