@@ -1,0 +1,285 @@
+/**
+ * Benchmark of one MAE pretraining step (forward, backward, AdamW update) on
+ * the tfjs backends available in Node without native add-ons (cpu, wasm):
+ *
+ *     npm run bench                         # both backends, a few minutes
+ *     npm run bench -- --quick              # smoke run (tiny model, 1 step)
+ *     npm run bench -- --backends wasm --steps 10 --torch
+ *
+ * Config: `maeTiny` (32 px, 3 channels, patch 4 so 64 patches, encoder
+ * D 192 x 12 blocks x 3 heads, decoder 128 x 4 blocks x 4 heads), batch 64,
+ * with mask ratio 0.75 (the encoder sees 16 patches + class token) and 0 (it
+ * sees all 64): MAE's claim is that dropping the masked patches from the
+ * encoder makes pretraining about 3x faster (the paper measures 2.8-4.1x on
+ * ViT-L/H). Steps after the warm-up are timed one by one; the median is
+ * reported as images/s.
+ *
+ * A second table compares, on wasm, the library's explicit transposes
+ * before matMul (the default there) against tfjs's transpose flags
+ * (`setExplicitTranspose(false)`). With `--torch`, the same step in PyTorch on
+ * one CPU thread (`examples/bench_torch.py`, `/usr/bin/python3`) is timed in
+ * the same run, for a ratio against a reference implementation.
+ *
+ * Results: a table on stdout and JSON in `bench-results/mae-step.json`
+ * (`--out`). No timing is asserted anywhere: numbers depend on the machine
+ * and on what else runs on it.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { cpus } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import * as tf from '@tensorflow/tfjs-core';
+import { AdamW, MAE, maeTiny, setExplicitTranspose, trainStep, type MAEConfig } from '../src/index.js';
+import { describeBackend, EXAMPLE_BACKENDS, intFlag, useBackend, type ExampleBackend } from './lib/runtime.js';
+
+const USAGE = `usage: tsx examples/bench.ts [options]
+  --backends LIST    comma-separated, of cpu,wasm (default cpu,wasm)
+  --batch N          images per step (default 64)
+  --cpu-batch N      images per step on cpu (default 8: cpu is ~50x slower than wasm)
+  --steps N          timed steps per measurement on wasm and torch (default 3)
+  --cpu-steps N      timed steps per measurement on cpu (default 1)
+  --warmup N         untimed steps before timing (default 1)
+  --no-transpose-table  skip the explicit-transpose vs flags comparison
+  --torch            also time PyTorch (one thread) with examples/bench_torch.py
+  --out PATH         JSON results (default bench-results/mae-step.json)
+  --quick            smoke run: a tiny model, batch 8, 1 step, no warm-up
+  --help`;
+
+/** One timed configuration. */
+interface Measurement {
+  /** `cpu`, `wasm` or `torch`. */
+  backend: string;
+  maskRatio: number;
+  /** Images per step. */
+  batch: number;
+  /** Whether matMul used explicit transposes (tfjs backends only). */
+  explicitTranspose: boolean | null;
+  /** Per timed step, milliseconds. */
+  stepMs: number[];
+  medianMs: number;
+  imagesPerSecond: number;
+  /** Loss of the last step (a sanity check: finite). */
+  lastLoss: number;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+/**
+ * The pretraining loss of one step. With mask ratio 0 no patch is removed,
+ * so MAE's loss (mean over removed patches) would be 0/0; the loss is then
+ * taken over every patch, which costs the same and keeps the step a real one.
+ */
+function stepLoss(model: MAE, x: tf.Tensor): tf.Scalar {
+  if (model.config.maskRatio > 0) return model.forward(x).loss;
+  const enc = model.forwardEncoder(x);
+  const pred = model.forwardDecoder(enc.latent, enc.idsRestore);
+  return model.forwardLoss(x, pred, tf.onesLike(enc.mask));
+}
+
+/** Times `steps` training steps after `warmup` untimed ones on the active backend. */
+function timeSteps(config: MAEConfig, batch: number, steps: number, warmup: number): { stepMs: number[]; lastLoss: number } {
+  const model = new MAE(config);
+  const optimizer = new AdamW(model, { lr: 1.5e-4, betas: [0.9, 0.95], weightDecay: 0.05 });
+  const [h, w] = typeof config.imgSize === 'number' ? [config.imgSize, config.imgSize] : config.imgSize!;
+  const x = tf.randomUniform([batch, h, w, config.inChans ?? 3], 0, 1, 'float32', 1);
+  const stepMs: number[] = [];
+  let lastLoss = NaN;
+  try {
+    for (let i = 0; i < warmup + steps; i++) {
+      const t0 = performance.now();
+      // trainStep reads the loss back (dataSync), so the step has finished when it returns.
+      lastLoss = trainStep(() => stepLoss(model, x), model, optimizer).loss;
+      const ms = performance.now() - t0;
+      if (i >= warmup) stepMs.push(ms);
+    }
+  } finally {
+    x.dispose();
+    optimizer.dispose();
+    model.dispose();
+  }
+  return { stepMs, lastLoss };
+}
+
+function measurement(backend: string, maskRatio: number, explicit: boolean | null, batch: number, r: { stepMs: number[]; lastLoss: number }): Measurement {
+  const medianMs = median(r.stepMs);
+  return { backend, maskRatio, batch, explicitTranspose: explicit, stepMs: r.stepMs, medianMs, imagesPerSecond: (1000 * batch) / medianMs, lastLoss: r.lastLoss };
+}
+
+/** Runs `examples/bench_torch.py` and reads its JSON line, or explains why not. */
+function torchBench(config: MAEConfig, batch: number, steps: number, warmup: number, maskRatios: number[]): Measurement[] | string {
+  const script = join(dirname(fileURLToPath(import.meta.url)), 'bench_torch.py');
+  const args = [
+    script,
+    '--config', JSON.stringify(config),
+    '--batch', String(batch),
+    '--steps', String(steps),
+    '--warmup', String(warmup),
+    '--mask-ratios', maskRatios.join(','),
+  ];
+  const r = spawnSync('/usr/bin/python3', args, { encoding: 'utf8', env: { ...process.env, OMP_NUM_THREADS: '1', MKL_NUM_THREADS: '1' } });
+  if (r.error) return `could not run /usr/bin/python3: ${r.error.message}`;
+  if (r.status !== 0) return `bench_torch.py failed (exit ${r.status}): ${(r.stderr || r.stdout).trim().split('\n').slice(-3).join(' | ')}`;
+  const line = r.stdout.split('\n').find((l) => l.startsWith('{'));
+  if (line === undefined) return `bench_torch.py printed no JSON: ${r.stdout.trim().slice(0, 200)}`;
+  const parsed = JSON.parse(line) as { results: { maskRatio: number; stepMs: number[]; lastLoss: number }[] };
+  return parsed.results.map((m) => measurement('torch', m.maskRatio, null, batch, m));
+}
+
+const fmt = (v: number | undefined, digits = 1): string => (v === undefined || !Number.isFinite(v) ? '-' : v.toFixed(digits));
+
+function printTable(title: string, header: string[], rows: string[][]): void {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cells: string[]): string => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join(' | ');
+  console.log(`\n${title}`);
+  console.log(line(header));
+  console.log(widths.map((w) => '-'.repeat(w)).join('-|-'));
+  for (const r of rows) console.log(line(r));
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    args: process.argv.slice(2),
+    strict: true,
+    options: {
+      backends: { type: 'string' },
+      batch: { type: 'string' },
+      steps: { type: 'string' },
+      'cpu-steps': { type: 'string' },
+      'cpu-batch': { type: 'string' },
+      warmup: { type: 'string' },
+      'no-transpose-table': { type: 'boolean' },
+      torch: { type: 'boolean' },
+      out: { type: 'string' },
+      quick: { type: 'boolean' },
+      help: { type: 'boolean' },
+    },
+  });
+  if (values.help) {
+    console.log(USAGE);
+    return;
+  }
+  const quick = values.quick === true;
+  const backends = (values.backends ?? EXAMPLE_BACKENDS.join(',')).split(',').map((s) => s.trim());
+  for (const b of backends) {
+    if (!EXAMPLE_BACKENDS.includes(b as ExampleBackend)) {
+      throw new Error(`--backends must list backends of ${EXAMPLE_BACKENDS.join(', ')}, got '${b}' in '${values.backends}'`);
+    }
+  }
+  const batch = intFlag('batch', values.batch, quick ? 8 : 64);
+  const cpuBatch = intFlag('cpu-batch', values['cpu-batch'], quick ? 8 : 8);
+  const steps = intFlag('steps', values.steps, quick ? 1 : 3);
+  const cpuSteps = intFlag('cpu-steps', values['cpu-steps'], 1);
+  const warmup = intFlag('warmup', values.warmup, quick ? 0 : 1, 0);
+  const out = values.out ?? 'bench-results/mae-step.json';
+  const config: MAEConfig = quick
+    ? { ...maeTiny, embedDim: 32, depth: 2, numHeads: 2, decoderEmbedDim: 16, decoderDepth: 1, decoderNumHeads: 2, seed: 0 }
+    : { ...maeTiny, seed: 0 };
+  const maskRatios = [0.75, 0];
+  await useBackend(backends[0] as ExampleBackend);
+  const model = new MAE(config);
+  const c = model.config;
+  model.dispose();
+  const configText =
+    `MAE ${c.imgSize[0]} px x ${c.inChans} ch, patch ${c.patchSize} (${(c.imgSize[0] / c.patchSize) ** 2} patches), ` +
+    `encoder D ${c.embedDim} x ${c.depth} blocks x ${c.numHeads} heads, decoder ${c.decoderEmbedDim} x ${c.decoderDepth} x ${c.decoderNumHeads} heads`;
+  console.log(`${configText}; batch ${batch} (cpu: ${cpuBatch}); median of ${steps} (cpu: ${cpuSteps}) timed steps after ${warmup} warm-up step(s)`);
+  console.log(`machine: ${cpus().length} x ${cpus()[0]?.model ?? '?'}, Node ${process.version}`);
+
+  const results: Measurement[] = [];
+  const transposeResults: Measurement[] = [];
+  for (const b of backends as ExampleBackend[]) {
+    await useBackend(b);
+    console.log(`backend ${await describeBackend()}`);
+    const n = b === 'cpu' ? cpuSteps : steps;
+    const bs = b === 'cpu' ? cpuBatch : batch;
+    for (const maskRatio of maskRatios) {
+      const m = measurement(b, maskRatio, b === 'wasm', bs, timeSteps({ ...config, maskRatio }, bs, n, warmup));
+      console.log(`  ${b} mask ${maskRatio}: median ${m.medianMs.toFixed(0)} ms/step, ${m.imagesPerSecond.toFixed(1)} img/s (loss ${m.lastLoss.toFixed(3)})`);
+      results.push(m);
+    }
+    if (b === 'wasm' && values['no-transpose-table'] !== true) {
+      transposeResults.push(...results.filter((m) => m.backend === 'wasm'));
+      setExplicitTranspose(false);
+      try {
+        for (const maskRatio of maskRatios) {
+          const m = measurement(b, maskRatio, false, bs, timeSteps({ ...config, maskRatio }, bs, n, warmup));
+          console.log(`  ${b} (transpose flags) mask ${maskRatio}: median ${m.medianMs.toFixed(0)} ms/step, ${m.imagesPerSecond.toFixed(1)} img/s`);
+          transposeResults.push(m);
+        }
+      } finally {
+        setExplicitTranspose(undefined);
+      }
+    }
+  }
+  let torchNote: string | null = null;
+  if (values.torch === true) {
+    const t = torchBench(config, batch, steps, warmup, maskRatios);
+    if (typeof t === 'string') {
+      torchNote = t;
+      console.log(`torch: ${t}`);
+    } else {
+      for (const m of t) console.log(`  torch mask ${m.maskRatio}: median ${m.medianMs.toFixed(0)} ms/step, ${m.imagesPerSecond.toFixed(1)} img/s`);
+      results.push(...t);
+    }
+  }
+
+  const find = (list: Measurement[], backend: string, mask: number, explicit?: boolean): Measurement | undefined =>
+    list.find((m) => m.backend === backend && m.maskRatio === mask && (explicit === undefined || m.explicitTranspose === explicit));
+  const torch75 = find(results, 'torch', 0.75);
+  const torch0 = find(results, 'torch', 0);
+  const rows = [...new Set(results.map((m) => m.backend))].map((b) => {
+    const a = find(results, b, 0.75)!;
+    const z = find(results, b, 0)!;
+    const row = [b, String(a.batch), fmt(a.medianMs, 0), fmt(a.imagesPerSecond), fmt(z.medianMs, 0), fmt(z.imagesPerSecond), `${fmt(a.imagesPerSecond / z.imagesPerSecond, 2)}x`];
+    if (torch75) row.push(b === 'torch' ? '1' : fmt(torch75.imagesPerSecond / a.imagesPerSecond, 1), b === 'torch' || !torch0 ? '1' : fmt(torch0.imagesPerSecond / z.imagesPerSecond, 1));
+    return row;
+  });
+  const header = ['backend', 'batch', 'ms/step (0.75)', 'img/s (0.75)', 'ms/step (0)', 'img/s (0)', 'speed-up 0.75 vs 0'];
+  if (torch75) header.push('torch faster by (0.75)', 'torch faster by (0)');
+  printTable('MAE training step (forward, backward, AdamW), median of timed steps; mask ratio in brackets', header, rows);
+
+  if (transposeResults.length > 0) {
+    const tRows = [true, false].map((explicit) => {
+      const a = find(transposeResults, 'wasm', 0.75, explicit);
+      const z = find(transposeResults, 'wasm', 0, explicit);
+      return [explicit ? 'explicit transposes (default)' : 'transpose flags', fmt(a?.imagesPerSecond), fmt(z?.imagesPerSecond)];
+    });
+    const e = find(transposeResults, 'wasm', 0.75, true);
+    const f = find(transposeResults, 'wasm', 0.75, false);
+    tRows.push(['explicit / flags', `${fmt(e && f ? e.imagesPerSecond / f.imagesPerSecond : undefined, 2)}x`, (() => {
+      const e0 = find(transposeResults, 'wasm', 0, true);
+      const f0 = find(transposeResults, 'wasm', 0, false);
+      return `${fmt(e0 && f0 ? e0.imagesPerSecond / f0.imagesPerSecond : undefined, 2)}x`;
+    })()]);
+    printTable('wasm matMul: explicit transposes vs transpose flags (setExplicitTranspose), img/s', ['matMul mode', 'mask 0.75', 'mask 0'], tRows);
+  }
+
+  const json = {
+    benchmark: 'mae-train-step',
+    date: new Date().toISOString(),
+    machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? null, node: process.version },
+    config: { ...c, batch, cpuBatch },
+    quick,
+    warmupSteps: warmup,
+    results,
+    speedUpMask075VsMask0: Object.fromEntries(
+      [...new Set(results.map((m) => m.backend))].map((b) => [b, find(results, b, 0.75)!.imagesPerSecond / find(results, b, 0)!.imagesPerSecond]),
+    ),
+    wasmTransposeComparison: transposeResults,
+    torchNote,
+  };
+  await mkdir(dirname(out), { recursive: true });
+  await writeFile(out, `${JSON.stringify(json, null, 2)}\n`);
+  console.log(`\nwrote ${out}`);
+}
+
+main().catch((e: unknown) => {
+  console.error(e instanceof Error ? e.message : e);
+  process.exit(1);
+});
