@@ -6,7 +6,7 @@
  */
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs-core';
-import { namedTrainableVariables, Rng, type NamedVariables } from '../../src/index.js';
+import { namedTrainableVariables, namedVariables, Rng, type NamedVariables } from '../../src/index.js';
 import { loadFashionMnist } from '../lib/fashion-mnist.js';
 
 /** Defaults of the flags every recipe takes. */
@@ -114,14 +114,45 @@ export function sampleBatch(set: ImageSet, batch: number, rng: Rng): { x: tf.Ten
 /**
  * The trainable variables of several modules (or name maps) in one map, each
  * name prefixed by its key, so one AdamW updates them all and the no-decay
- * rule still sees the local names (`bias`, `pos_embed`, `cls_token`).
+ * rule still sees the local names (`bias`, `pos_embed`, `cls_token`). With
+ * `all`, frozen weights too (what an EMA copies).
  */
-export function joinParams(parts: Record<string, NamedVariables>): Map<string, tf.Variable> {
+export function joinParams(parts: Record<string, NamedVariables>, all = false): Map<string, tf.Variable> {
   const out = new Map<string, tf.Variable>();
   for (const [prefix, part] of Object.entries(parts)) {
-    for (const [name, v] of namedTrainableVariables(part)) out.set(`${prefix}.${name}`, v);
+    for (const [name, v] of (all ? namedVariables : namedTrainableVariables)(part)) out.set(`${prefix}.${name}`, v);
   }
   return out;
+}
+
+/**
+ * A random view of each image, made of plain tensor ops: a random resized
+ * crop covering `scale` of the area (aspect ratio 3/4 to 4/3) resized to
+ * `size` px, a horizontal flip with probability 1/2 (a crop box with x1 > x2
+ * comes out mirrored), a random gain in [0.6, 1.4] and Gaussian noise (std
+ * 0.05), clipped to [0, 1]. A grey-image stand-in for the colour jitter,
+ * blur and solarisation of MoCo v3 / DINO; all randomness from `rng`.
+ */
+export function augment(x: tf.Tensor4D, size: number, scale: [number, number], rng: Rng): tf.Tensor4D {
+  const n = x.shape[0];
+  const boxes: number[][] = [];
+  const gains: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const area = rng.uniformRange(scale[0], scale[1]);
+    const ratio = Math.exp(rng.uniformRange(Math.log(3 / 4), Math.log(4 / 3)));
+    const h = Math.min(1, Math.sqrt(area / ratio));
+    const w = Math.min(1, Math.sqrt(area * ratio));
+    const y0 = rng.uniform() * (1 - h);
+    const x0 = rng.uniform() * (1 - w);
+    boxes.push(rng.uniform() < 0.5 ? [y0, x0, y0 + h, x0 + w] : [y0, x0 + w, y0 + h, x0]);
+    gains.push(rng.uniformRange(0.6, 1.4));
+  }
+  const seed = rng.nextUint32();
+  return tf.tidy(() => {
+    const crops = tf.image.cropAndResize(x, boxes, [...Array(n).keys()], [size, size]);
+    const jittered = tf.mul(crops, tf.tensor4d(gains, [n, 1, 1, 1]));
+    return tf.clipByValue(tf.add(jittered, tf.randomNormal(crops.shape, 0, 0.05, 'float32', seed)), 0, 1);
+  });
 }
 
 /** The scalar value of a loss computed outside any gradient (disposed here). */
