@@ -151,7 +151,7 @@ export function augment(x: tf.Tensor4D, size: number, scale: [number, number], r
   return tf.tidy(() => {
     const crops = tf.image.cropAndResize(x, boxes, [...Array(n).keys()], [size, size]);
     const jittered = tf.mul(crops, tf.tensor4d(gains, [n, 1, 1, 1]));
-    return tf.clipByValue(tf.add(jittered, tf.randomNormal(crops.shape, 0, 0.05, 'float32', seed)), 0, 1);
+    return tf.clipByValue(tf.add(jittered, tf.randomNormal(crops.shape, 0, 0.05, 'float32', seed)), 0, 1) as tf.Tensor4D;
   });
 }
 
