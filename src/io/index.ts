@@ -63,6 +63,8 @@ export {
   simmimConverter,
   simmimEncoderConverter,
   loadMimWeights,
+  exportMimWeights,
+  saveMimWeights,
   RELATIVE_POSITION_BIAS_KEY,
   type LoadMimWeightsOptions,
 } from './converters_mim.js';
