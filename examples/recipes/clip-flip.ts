@@ -22,7 +22,7 @@ import {
   AdamW, Block, CLIP_INIT_LOG_LOGIT_SCALE, LayerNorm, Linear, RandomMasker, Rng, VisionTransformer,
   clampLogitScale, clipLoss, gatherTokens, trainStep,
 } from '../../src/index.js';
-import { fashionMnist, joinParams, lossValue, recipeSetup, trainLoop, type ImageSet } from './common.js';
+import { captionTokens, fashionMnist, joinParams, lossValue, recipeSetup, trainLoop, type ImageSet } from './common.js';
 
 const flags = await recipeSetup('CLIP / FLIP', { steps: 80, batch: 10, lr: 2e-3 }, { mask: 0 });
 const train = await fashionMnist('train', flags.trainSize);
@@ -30,11 +30,8 @@ const heldOut = await fashionMnist('test', 200);
 const numClasses = train.classNames.length;
 if (flags.batch > numClasses) throw new Error(`--batch must be <= ${numClasses} (one image per distinct caption), got ${flags.batch}`);
 
-// Captions and a word-level vocabulary (id 0 pads).
-const captions = train.classNames.map((n) => `a photo of a ${n.toLowerCase()}`.split(/[^a-z]+/).filter(Boolean));
-const vocab = ['<pad>', ...new Set(captions.flat())];
-const SEQ = Math.max(...captions.map((c) => c.length));
-const captionIds = captions.map((c) => [...c.map((w) => vocab.indexOf(w)), ...Array<number>(SEQ - c.length).fill(0)]);
+// Captions ("a photo of a t shirt top") as word ids, 0 = padding.
+const { vocab, seqLen: SEQ, ids: captionIds } = captionTokens(train.classNames, 'a photo of a {}');
 
 const D = 64;
 const E = 32; // joint embedding width

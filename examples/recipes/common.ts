@@ -155,6 +155,29 @@ export function augment(x: tf.Tensor4D, size: number, scale: [number, number], r
   });
 }
 
+/** Word-level token ids of one caption per class (see {@link captionTokens}). */
+export interface Captions {
+  /** Words by id; id 0 is `<pad>`. */
+  vocab: string[];
+  /** Caption length in tokens (the longest caption; shorter ones are padded with 0). */
+  seqLen: number;
+  /** Token ids of each class's caption, `seqLen` each. */
+  ids: number[][];
+}
+
+/**
+ * Captions made from class names (`template` with `{}` replaced by the
+ * lower-cased name), split into words; the vocabulary is every word seen,
+ * after a padding id 0.
+ */
+export function captionTokens(classNames: readonly string[], template = '{}'): Captions {
+  const words = classNames.map((n) => template.replace('{}', n.toLowerCase()).split(/[^a-z]+/).filter(Boolean));
+  const vocab = ['<pad>', ...new Set(words.flat())];
+  const seqLen = Math.max(...words.map((w) => w.length));
+  const ids = words.map((w) => [...w.map((t) => vocab.indexOf(t)), ...Array<number>(seqLen - w.length).fill(0)]);
+  return { vocab, seqLen, ids };
+}
+
 /** The scalar value of a loss computed outside any gradient (disposed here). */
 export function lossValue(f: () => tf.Scalar): number {
   const t = tf.tidy(f);
