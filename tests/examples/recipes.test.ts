@@ -21,6 +21,12 @@ const RECIPES: [string, string[]][] = [
   ['beit', []],
   ['simmim', []],
   ['igpt', []],
+  ['clip-flip', []],
+  ['clip-flip', ['--mask', '0.5']],
+  ['moco-v3', ['--frozen-patch-embed']],
+  ['dino', []],
+  ['beit3', []],
+  ['tinymim', ['--teacher-steps', '3']],
 ];
 
 function runRecipe(name: string, args: string[]) {
@@ -39,7 +45,8 @@ describe.runIf(ONCE)('recipes (3 steps each on wasm)', () => {
       const r = runRecipe(name, ['--steps', '3', '--backend', 'wasm', '--train-size', '256', ...extra]);
       expect(r.stderr.split('\n').filter((l) => /Error|error:/.test(l))).toEqual([]);
       expect(r.status).toBe(0);
-      const summary = new RegExp(`^${name}: held-out loss ${NUM} -> ${NUM} \\(3 steps, wasm, `, 'm').exec(r.stdout);
+      // `<name>: ...` or `<name> (variant): ...`
+      const summary = new RegExp(`^${name}(?: \\([^)]*\\))?: held-out loss ${NUM} -> ${NUM} \\(3 steps, wasm, `, 'm').exec(r.stdout);
       expect(summary, r.stdout).not.toBeNull();
       const [start, end] = [Number(summary![1]), Number(summary![2])];
       expect(Number.isFinite(start) && start > 0).toBe(true);
