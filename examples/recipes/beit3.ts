@@ -20,7 +20,7 @@ import '@tensorflow/tfjs-backend-wasm';
 import * as tf from '@tensorflow/tfjs-core';
 import {
   AdamW, BlockwiseMasker, LayerNorm, Linear, Multiway, MultiwayBlock, PatchCodebookTokenizer, PatchEmbed, Rng,
-  TextMasker, maskedCrossEntropy, trainStep,
+  TextMasker, initTensor, maskedCrossEntropy, trainStep,
 } from '../../src/index.js';
 import { captionTokens, fashionMnist, joinParams, recipeSetup, sampleBatch, trainLoop } from './common.js';
 
@@ -37,14 +37,14 @@ tokenizer.fit(train.images, { k: 64, iterations: 10, seed: flags.seed, sampleSiz
 const D = 64;
 const L = 64; // 8x8 patches of 4 px
 const T = captions.seqLen;
-const param = (shape: number[], seed: number) => tf.variable(tf.mul(tf.truncatedNormal(shape, 0, 1, 'float32', seed), 0.02));
+const param = (shape: number[], seed: number) => tf.variable(initTensor({ kind: 'truncNormal', std: 0.02 }, shape, seed));
 const patchEmbed = new PatchEmbed({ imgSize: 32, patchSize: 4, inChans: 1, embedDim: D, seed: flags.seed });
 const wordEmbed = new Linear({ inFeatures: VT, outFeatures: D, bias: false, init: { kind: 'normal', std: 0.02 }, seed: flags.seed + 1 });
 const blocks = [0, 1].map((i) => new MultiwayBlock({ embedDim: D, heads: 4, seed: flags.seed + 10 + i }));
 const norm = new Multiway<LayerNorm>({ create: (_e, seed) => new LayerNorm({ dim: D, eps: 1e-5, seed }) });
 const imageHead = new Linear({ inFeatures: D, outFeatures: tokenizer.vocabSize, seed: flags.seed + 2 });
 const textHead = new Linear({ inFeatures: D, outFeatures: VT, seed: flags.seed + 3 });
-const [imagePos, textPos, maskToken] = [param([1, L, D], 4), param([1, T, D], 5), param([1, 1, D], 6)];
+const [imagePos, textPos, maskToken] = [param([1, L, D], flags.seed + 4), param([1, T, D], flags.seed + 5), param([1, 1, D], flags.seed + 6)];
 const extra = new Map([['image_pos_embed', imagePos], ['text_pos_embed', textPos], ['mask_token', maskToken]]);
 const params = joinParams({ patchEmbed, wordEmbed, 'blocks.0': blocks[0]!, 'blocks.1': blocks[1]!, norm, imageHead, textHead, extra });
 const opt = new AdamW(params, { lr: flags.lr, betas: [0.9, 0.98], weightDecay: 0.05 });

@@ -20,7 +20,7 @@ import '@tensorflow/tfjs-backend-wasm';
 import * as tf from '@tensorflow/tfjs-core';
 import {
   AdamW, Block, CLIP_INIT_LOG_LOGIT_SCALE, LayerNorm, Linear, RandomMasker, Rng, VisionTransformer,
-  clampLogitScale, clipLoss, gatherTokens, trainStep,
+  clampLogitScale, clipLoss, gatherTokens, initTensor, trainStep,
 } from '../../src/index.js';
 import { captionTokens, fashionMnist, joinParams, lossValue, recipeSetup, trainLoop, type ImageSet } from './common.js';
 
@@ -38,7 +38,7 @@ const E = 32; // joint embedding width
 const vit = new VisionTransformer({ imgSize: 32, patchSize: 4, inChans: 1, embedDim: D, depth: 2, numHeads: 4, seed: flags.seed });
 const imageProj = new Linear({ inFeatures: D, outFeatures: E, bias: false, seed: flags.seed + 1 });
 const wordEmbed = new Linear({ inFeatures: vocab.length, outFeatures: D, bias: false, init: { kind: 'normal', std: 0.02 }, seed: flags.seed + 2 });
-const wordPos = tf.variable(tf.mul(tf.truncatedNormal([1, SEQ, D], 0, 1, 'float32', flags.seed + 3), 0.01));
+const wordPos = tf.variable(initTensor({ kind: 'truncNormal', std: 0.01 }, [1, SEQ, D], flags.seed + 3));
 const textBlock = new Block({ dim: D, numHeads: 4, seed: flags.seed + 4 });
 const textNorm = new LayerNorm({ dim: D, eps: 1e-5 });
 const textProj = new Linear({ inFeatures: D, outFeatures: E, bias: false, seed: flags.seed + 5 });

@@ -147,7 +147,7 @@ export function augment(x: tf.Tensor4D, size: number, scale: [number, number], r
     boxes.push(rng.uniform() < 0.5 ? [y0, x0, y0 + h, x0 + w] : [y0, x0 + w, y0 + h, x0]);
     gains.push(rng.uniformRange(0.6, 1.4));
   }
-  const seed = rng.nextUint32();
+  const seed = rng.nextUint32() + 1; // tfjs treats seed 0 as 'no seed'
   return tf.tidy(() => {
     const crops = tf.image.cropAndResize(x, boxes, [...Array(n).keys()], [size, size]);
     const jittered = tf.mul(crops, tf.tensor4d(gains, [n, 1, 1, 1]));

@@ -15,7 +15,7 @@ import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
 import * as tf from '@tensorflow/tfjs-core';
 import {
-  AdamW, Block, ColorPaletteTokenizer, LayerNorm, Linear, Rng, TextMasker, maskedCrossEntropy, trainStep,
+  AdamW, Block, ColorPaletteTokenizer, LayerNorm, Linear, Rng, TextMasker, initTensor, maskedCrossEntropy, trainStep,
 } from '../../src/index.js';
 import { fashionMnist, joinParams, lossValue, recipeSetup, sampleBatch, trainLoop } from './common.js';
 
@@ -33,7 +33,7 @@ const D = 64;
 
 // Token embedding (a learned table, applied to one-hot ids), learned positions, blocks, head.
 const embed = new Linear({ inFeatures: K + 1, outFeatures: D, bias: false, init: { kind: 'normal', std: 0.02 }, seed: flags.seed });
-const posEmbed = tf.variable(tf.mul(tf.truncatedNormal([1, T, D], 0, 1, 'float32', flags.seed + 1), 0.02));
+const posEmbed = tf.variable(initTensor({ kind: 'truncNormal', std: 0.02 }, [1, T, D], flags.seed + 1));
 const blocks = [0, 1].map((i) => new Block({ dim: D, numHeads: 4, seed: flags.seed + 10 + i }));
 const norm = new LayerNorm({ dim: D, eps: 1e-5 });
 const head = new Linear({ inFeatures: D, outFeatures: K, seed: flags.seed + 2 });

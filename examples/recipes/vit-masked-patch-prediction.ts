@@ -17,7 +17,7 @@ import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
 import * as tf from '@tensorflow/tfjs-core';
 import {
-  AdamW, Linear, RandomMasker, Rng, VisionTransformer, forwardWithMaskToken, maskedCrossEntropy, patchify, trainStep,
+  AdamW, Linear, RandomMasker, Rng, VisionTransformer, forwardWithMaskToken, initTensor, maskedCrossEntropy, patchify, trainStep,
 } from '../../src/index.js';
 import { fashionMnist, joinParams, lossValue, recipeSetup, sampleBatch, trainLoop } from './common.js';
 
@@ -28,7 +28,7 @@ const heldOut = await fashionMnist('test', flags.batch);
 const P = 4;
 const LEVELS = 8; // 3 bits per channel
 const encoder = new VisionTransformer({ imgSize: 32, patchSize: P, inChans: 1, embedDim: 64, depth: 2, numHeads: 4, seed: flags.seed });
-const maskToken = tf.variable(tf.mul(tf.truncatedNormal([1, 1, 64], 0, 1, 'float32', flags.seed), 0.02));
+const maskToken = tf.variable(initTensor({ kind: 'truncNormal', std: 0.02 }, [1, 1, 64], flags.seed + 2));
 const head = new Linear({ inFeatures: 64, outFeatures: LEVELS, seed: flags.seed + 1 });
 const masker = new RandomMasker({ maskRatio: 0.5 }); // the paper corrupts 50% of the patches
 const params = joinParams({ encoder, head, extra: new Map([['mask_token', maskToken]]) });
