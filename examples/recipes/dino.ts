@@ -53,6 +53,7 @@ const dinoConfig = {
 };
 const dino = new DINOLoss(dinoConfig);
 const evalDino = new DINOLoss(dinoConfig);
+const teacherEntropy: number[] = []; // at each evaluation
 
 /** Class token of the ViT for crops of any size (multiple of the patch): `[N, D]`. */
 function classToken(vit: VisionTransformer, x: tf.Tensor4D): tf.Tensor {
@@ -118,7 +119,6 @@ function lossOnCrops(x: tf.Tensor4D, rng: Rng, epoch: number, step?: (f: () => t
 }
 
 const rng = new Rng(flags.seed);
-const teacherEntropy: number[] = [];
 const { start, end } = trainLoop(
   'dino',
   flags.steps,
