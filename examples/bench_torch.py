@@ -15,6 +15,7 @@ Prints one JSON line: {"torch": version, "threads": 1, "results": [{"maskRatio",
 
 import argparse
 import json
+import re
 import time
 
 import torch
@@ -135,7 +136,15 @@ def main():
             if i >= a.warmup:
                 times.append((time.perf_counter() - t0) * 1000)
         results.append({"maskRatio": mr, "stepMs": times, "lastLoss": loss})
-    print(json.dumps({"torch": torch.__version__, "threads": torch.get_num_threads(), "results": results}))
+    # Which BLAS this torch links matters: Debian's python3-torch reports BLAS_INFO=generic
+    # (the reference BLAS), several times slower than MKL/OpenBLAS builds.
+    blas = re.search(r"BLAS_INFO=([^,\s]+)", torch.__config__.show())
+    print(json.dumps({
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+        "blas": blas.group(1) if blas else None,
+        "results": results,
+    }))
 
 
 if __name__ == "__main__":
