@@ -204,8 +204,15 @@ export class Attention extends Module {
         const bias = tf.concat([this.qBias.read(), tf.zeros([dim]), this.vBias.read()]);
         qkv = tf.add(qkv, bias);
       }
-      const heads = tf.transpose(tf.reshape(qkv, [b, n, 3, numHeads, this.headDim]), [2, 0, 3, 1, 4]);
-      const [q, k, v] = tf.unstack(heads, 0) as [tf.Tensor4D, tf.Tensor4D, tf.Tensor4D];
+      // Split first, then one rank-4 transpose per projection: a single rank-5
+      // transpose of the fused output is ~2x slower per training step on WASM.
+      const [q, k, v] = tf
+        .split(qkv, 3, 2)
+        .map((t) => tf.transpose(tf.reshape(t, [b, n, numHeads, this.headDim]), [0, 2, 1, 3])) as [
+        tf.Tensor4D,
+        tf.Tensor4D,
+        tf.Tensor4D,
+      ];
       return { q, k, v };
     });
   }
