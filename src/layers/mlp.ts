@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { ensureGradients } from '../ops/gradients.js';
 import { serialization } from '@tensorflow/tfjs-core';
 import { Linear } from './linear.js';
 import { Module } from './module.js';
@@ -9,8 +10,31 @@ import { Module } from './module.js';
  * default, never the tanh approximation (the references use the exact form).
  */
 export function gelu(x: tf.Tensor): tf.Tensor {
-  return tf.tidy(() => tf.mul(tf.mul(x, 0.5), tf.add(tf.erf(tf.mul(x, Math.SQRT1_2)), 1)));
+  ensureGradients();
+  return geluWithGrad(x);
 }
+
+const INV_SQRT_2PI = 1 / Math.sqrt(2 * Math.PI);
+
+/**
+ * GELU with its own gradient `dy * (Phi(x) + x * phi(x))`, which keeps only the
+ * input alive for the backward pass: composed from ops, autodiff would hold
+ * five full-size intermediates per MLP until backward (the largest tensors of
+ * a ViT training step).
+ */
+const geluWithGrad = tf.customGrad(((x: tf.Tensor, save: tf.GradSaveFunc) => {
+  save([x]);
+  return {
+    value: tf.tidy(() => tf.mul(tf.mul(x, 0.5), tf.add(tf.erf(tf.mul(x, Math.SQRT1_2)), 1))),
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
+      tf.tidy(() => {
+        const sx = saved[0]!;
+        const cdf = tf.mul(tf.add(tf.erf(tf.mul(sx, Math.SQRT1_2)), 1), 0.5);
+        const pdf = tf.mul(tf.exp(tf.mul(tf.square(sx), -0.5)), INV_SQRT_2PI);
+        return tf.mul(dy, tf.add(cdf, tf.mul(sx, pdf)));
+      }),
+  };
+}) as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as (x: tf.Tensor) => tf.Tensor;
 
 /** Config of {@link Mlp}. */
 export interface MlpConfig {

@@ -11,6 +11,22 @@ describe('gelu', () => {
     // The tanh approximation gives 0.8411920 at x = 1: farther than the tolerance above.
     expect(Math.abs(y.dataSync()[1]! - 0.841192)).toBeGreaterThan(1e-4);
   });
+
+  it('has the gradient Phi(x) + x * phi(x) and keeps no tensor after backward', () => {
+    // phi(1) = 0.24197072451914337, phi(2) = 0.05399096651318806, phi(3) = 0.0044318484119380075.
+    const x = tf.tensor1d([0, 1, -1, 2, -3]);
+    const before = tf.memory().numTensors;
+    const g = tf.grad((t: tf.Tensor) => tf.sum(gelu(t)))(x);
+    expectClose(
+      g,
+      [0.5, 1.0833154705876864, -0.08331547058768629, 1.085231801078197, -0.01194564720418392],
+      1e-6,
+      1e-5,
+    );
+    g.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+    x.dispose();
+  });
 });
 
 describe('Mlp', () => {
