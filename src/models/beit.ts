@@ -222,16 +222,42 @@ export interface BEiTConfig extends BeitBackboneConfig {
   vocabSize?: number;
 }
 
+/** A {@link BeitBackboneConfig} with every default filled in and `imgSize` as `[height, width]`. */
+export type ResolvedBeitBackboneConfig = Required<Omit<BeitBackboneConfig, 'name' | 'imgSize'>> & {
+  imgSize: [number, number];
+};
+
+/**
+ * Fills in the BEiT-form backbone defaults shared by {@link BEiT} and SimMIM
+ * (ViT-B/16 at 224 px, q/v bias, layer scale 0.1, drop path 0.1, absolute
+ * table, no relative bias); `who` names the model in error messages.
+ */
+export function resolveBeitBackbone(who: string, config: BeitBackboneConfig): ResolvedBeitBackboneConfig {
+  return {
+    imgSize: toPair('imgSize', who, config.imgSize ?? 224),
+    patchSize: config.patchSize ?? 16,
+    inChans: config.inChans ?? 3,
+    embedDim: config.embedDim ?? 768,
+    depth: config.depth ?? 12,
+    numHeads: config.numHeads ?? 12,
+    mlpRatio: config.mlpRatio ?? 4,
+    qkvBias: config.qkvBias ?? 'qv',
+    initValues: config.initValues === undefined ? 0.1 : config.initValues,
+    dropPathRate: config.dropPathRate ?? 0.1,
+    normEps: config.normEps ?? 1e-6,
+    useAbsPosEmb: config.useAbsPosEmb ?? true,
+    useRelPosBias: config.useRelPosBias ?? false,
+    useSharedRelPosBias: config.useSharedRelPosBias ?? false,
+    seed: config.seed ?? 0,
+  };
+}
+
 /**
  * The {@link VisionTransformer} config of a BEiT-form encoder (BEiT, SimMIM)
  * from a resolved {@link BeitBackboneConfig}: `'beit'` layer-scale names,
  * learned or no absolute table, relative position bias as asked.
  */
-export function beitEncoderConfig(
-  who: string,
-  c: Required<Omit<BeitBackboneConfig, 'name' | 'imgSize'>> & { imgSize: [number, number] },
-  seed: number,
-): VisionTransformerConfig {
+export function beitEncoderConfig(who: string, c: ResolvedBeitBackboneConfig, seed: number): VisionTransformerConfig {
   for (const k of ['useAbsPosEmb', 'useRelPosBias', 'useSharedRelPosBias'] as const) {
     if (typeof c[k] !== 'boolean') throw new Error(`${who}: ${k} must be a boolean, got ${String(c[k])}`);
   }
@@ -307,24 +333,7 @@ export class BEiT extends Module {
 
   constructor(config: BEiTConfig = {}) {
     super({ name: config.name, seed: config.seed });
-    const c: ResolvedBEiTConfig = {
-      imgSize: toPair('imgSize', 'BEiT', config.imgSize ?? 224),
-      patchSize: config.patchSize ?? 16,
-      inChans: config.inChans ?? 3,
-      embedDim: config.embedDim ?? 768,
-      depth: config.depth ?? 12,
-      numHeads: config.numHeads ?? 12,
-      mlpRatio: config.mlpRatio ?? 4,
-      qkvBias: config.qkvBias ?? 'qv',
-      initValues: config.initValues === undefined ? 0.1 : config.initValues,
-      vocabSize: config.vocabSize ?? 8192,
-      dropPathRate: config.dropPathRate ?? 0.1,
-      normEps: config.normEps ?? 1e-6,
-      useAbsPosEmb: config.useAbsPosEmb ?? true,
-      useRelPosBias: config.useRelPosBias ?? false,
-      useSharedRelPosBias: config.useSharedRelPosBias ?? false,
-      seed: config.seed ?? 0,
-    };
+    const c: ResolvedBEiTConfig = { ...resolveBeitBackbone('BEiT', config), vocabSize: config.vocabSize ?? 8192 };
     this.encoder = new VisionTransformer(beitEncoderConfig('BEiT', c, this.childSeed('encoder')));
     this.config = c;
     this.maskToken = this.addParam('mask_token', [1, 1, c.embedDim], { kind: 'truncNormal', std: 0.02 });

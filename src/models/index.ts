@@ -36,6 +36,8 @@ export {
   readPatchMask,
   type BEiTConfig,
   type BeitBackboneConfig,
+  type ResolvedBeitBackboneConfig,
+  resolveBeitBackbone,
   type ResolvedBEiTConfig,
   type BeitTargets,
   type BeitOutput,

@@ -2,9 +2,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import { serialization } from '@tensorflow/tfjs-core';
 import { LinearPixelShuffleDecoder } from '../decoders/pixel_shuffle.js';
 import { Module, type Weight } from '../layers/module.js';
-import { toPair } from '../layers/patch_embed.js';
 import { maskedL1Loss } from '../losses/masked_l1.js';
-import { beitEncoderConfig, beitInitWeights, forwardWithMaskToken, readPatchMask, type BeitBackboneConfig } from './beit.js';
+import { beitEncoderConfig, beitInitWeights, resolveBeitBackbone, forwardWithMaskToken, readPatchMask, type BeitBackboneConfig } from './beit.js';
 import { VisionTransformer, type VitForwardOptions } from './vit.js';
 
 /**
@@ -70,23 +69,7 @@ export class SimMIM extends Module {
 
   constructor(config: SimMIMConfig = {}) {
     super({ name: config.name, seed: config.seed });
-    const c: ResolvedSimMIMConfig = {
-      imgSize: toPair('imgSize', 'SimMIM', config.imgSize ?? 224),
-      patchSize: config.patchSize ?? 16,
-      inChans: config.inChans ?? 3,
-      embedDim: config.embedDim ?? 768,
-      depth: config.depth ?? 12,
-      numHeads: config.numHeads ?? 12,
-      mlpRatio: config.mlpRatio ?? 4,
-      qkvBias: config.qkvBias ?? 'qv',
-      initValues: config.initValues === undefined ? 0.1 : config.initValues,
-      dropPathRate: config.dropPathRate ?? 0.1,
-      normEps: config.normEps ?? 1e-6,
-      useAbsPosEmb: config.useAbsPosEmb ?? true,
-      useRelPosBias: config.useRelPosBias ?? false,
-      useSharedRelPosBias: config.useSharedRelPosBias ?? false,
-      seed: config.seed ?? 0,
-    };
+    const c: ResolvedSimMIMConfig = resolveBeitBackbone('SimMIM', config);
     const encoderConfig = beitEncoderConfig('SimMIM', c, this.childSeed('encoder'));
     this.config = c;
     this.maskToken = this.addParam('encoder.mask_token', [1, 1, c.embedDim], { kind: 'truncNormal', std: 0.02 });
