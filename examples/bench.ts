@@ -137,7 +137,7 @@ function torchBench(
   if (line === undefined) return `bench_torch.py printed no JSON: ${r.stdout.trim().slice(0, 200)}`;
   const parsed = JSON.parse(line) as { torch: string; blas: string | null; results: { maskRatio: number; stepMs: number[]; lastLoss: number }[] };
   return {
-    info: `torch ${parsed.torch}, 1 thread, BLAS ${parsed.blas ?? '?'}${parsed.blas === 'generic' ? ' (the reference BLAS: slow matmuls)' : ''}`,
+    info: `torch ${parsed.torch}, 1 thread, BLAS ${parsed.blas ?? '?'}${parsed.blas !== 'openblas' ? ' (not OpenBLAS: install libopenblas0-pthread for a fair reference)' : ''}`,
     results: parsed.results.map((m) => measurement('torch', m.maskRatio, null, batch, m)),
   };
 }

@@ -15,7 +15,7 @@ Prints one JSON line: {"torch": version, "threads": 1, "results": [{"maskRatio",
 
 import argparse
 import json
-import re
+import os
 import time
 
 import torch
@@ -136,15 +136,30 @@ def main():
             if i >= a.warmup:
                 times.append((time.perf_counter() - t0) * 1000)
         results.append({"maskRatio": mr, "stepMs": times, "lastLoss": loss})
-    # Which BLAS this torch links matters: Debian's python3-torch reports BLAS_INFO=generic
-    # (the reference BLAS), several times slower than MKL/OpenBLAS builds.
-    blas = re.search(r"BLAS_INFO=([^,\s]+)", torch.__config__.show())
+    # Which BLAS runs matters. Debian's python3-torch is built against the generic
+    # BLAS interface (BLAS_INFO=generic); the library behind it is chosen at run
+    # time by Debian's alternatives: the reference BLAS (slow) unless
+    # libopenblas0-pthread is installed. Report the library actually mapped.
     print(json.dumps({
         "torch": torch.__version__,
         "threads": torch.get_num_threads(),
-        "blas": blas.group(1) if blas else None,
+        "blas": loaded_blas(),
         "results": results,
     }))
+
+
+def loaded_blas():
+    try:
+        with open("/proc/self/maps") as f:
+            libs = {line.split()[-1] for line in f if "blas" in line}
+    except OSError:
+        return None
+    names = sorted({os.path.realpath(p) for p in libs})
+    if any("openblas" in n for n in names):
+        return "openblas"
+    if names:
+        return "reference (" + ", ".join(os.path.basename(n) for n in names) + ")"
+    return None
 
 
 if __name__ == "__main__":
