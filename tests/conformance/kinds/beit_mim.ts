@@ -12,28 +12,10 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { BEiT } from '../../../src/models/beit.js';
 import { loadMimWeights, beitConverter } from '../../../src/io/converters_mim.js';
+import { configReader } from '../config.js';
 import type { KindRunner } from '../types.js';
 
-function num(cfg: Record<string, unknown>, key: string): number {
-  const v = cfg[key];
-  if (typeof v !== 'number' || !Number.isFinite(v)) throw new Error(`beit_mim: config.${key} must be a number, got ${JSON.stringify(v)}`);
-  return v;
-}
-
-/** A boolean of the config, upstream's default when absent. */
-function flag(cfg: Record<string, unknown>, key: string, fallback: boolean): boolean {
-  const v = cfg[key];
-  if (v === undefined || v === null) return fallback;
-  if (typeof v !== 'boolean') throw new Error(`beit_mim: config.${key} must be a boolean, got ${JSON.stringify(v)}`);
-  return v;
-}
-
-function normEps(normLayer: unknown): number {
-  if (normLayer == null) return 1e-6;
-  const m = /eps\s*=\s*([0-9.eE+-]+)/.exec(String(normLayer));
-  if (!/^LayerNorm/.test(String(normLayer)) || !m) throw new Error(`beit_mim: norm_layer must be LayerNorm(eps=...), got ${JSON.stringify(normLayer)}`);
-  return Number(m[1]);
-}
+const { num, flag, normEps } = configReader('beit_mim');
 
 export const run: KindRunner = (c) => {
   const cfg = c.config;

@@ -6,13 +6,10 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { DINOLoss } from '../../../src/losses/index.js';
+import { configReader } from '../config.js';
 import type { KindRunner } from '../types.js';
 
-function num(cfg: Record<string, unknown>, key: string): number {
-  const v = cfg[key];
-  if (typeof v !== 'number') throw new Error(`dino_loss: config.${key} must be a number, got ${JSON.stringify(v)}`);
-  return v;
-}
+const { num } = configReader('dino_loss');
 
 export const run: KindRunner = (c) => {
   const cfg = c.config;

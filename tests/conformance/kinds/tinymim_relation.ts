@@ -10,24 +10,10 @@ import * as tf from '@tensorflow/tfjs-core';
 import { LayerNorm, Linear } from '../../../src/layers/index.js';
 import { loadWeights } from '../../../src/io/index.js';
 import { relations, relationDistillationLoss, type Relations } from '../../../src/losses/index.js';
+import { configReader } from '../config.js';
 import type { ConformanceCase, KindRunner } from '../types.js';
 
-function normEps(normLayer: unknown): number {
-  if (normLayer == null) return 1e-6;
-  const m = /eps\s*=\s*([0-9.eE+-]+)/.exec(String(normLayer));
-  if (!/^LayerNorm/.test(String(normLayer)) || !m) {
-    throw new Error(`tinymim_relation: norm_layer must be LayerNorm(eps=...), got ${JSON.stringify(normLayer)}`);
-  }
-  return Number(m[1]);
-}
-
-function int(cfg: Record<string, unknown>, key: string, fallback?: number): number {
-  const v = cfg[key] ?? fallback;
-  if (typeof v !== 'number' || !Number.isInteger(v)) {
-    throw new Error(`tinymim_relation: config.${key} must be an integer, got ${JSON.stringify(v)}`);
-  }
-  return v;
-}
+const { normEps, int } = configReader('tinymim_relation');
 
 function blockRelations(
   c: ConformanceCase,

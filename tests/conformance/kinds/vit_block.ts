@@ -6,16 +6,10 @@
  */
 import { Block, type QkvBias } from '../../../src/layers/index.js';
 import { loadWeights } from '../../../src/io/index.js';
+import { configReader } from '../config.js';
 import type { KindRunner } from '../types.js';
 
-function normEps(normLayer: unknown): number {
-  if (normLayer == null) return 1e-6;
-  const m = /eps\s*=\s*([0-9.eE+-]+)/.exec(String(normLayer));
-  if (!/^LayerNorm/.test(String(normLayer)) || !m) {
-    throw new Error(`vit_block: norm_layer must be LayerNorm(eps=...), got ${JSON.stringify(normLayer)}`);
-  }
-  return Number(m[1]);
-}
+const { normEps } = configReader('vit_block');
 
 export const run: KindRunner = (c) => {
   const cfg = c.config;
