@@ -46,6 +46,8 @@ export abstract class Module extends layers.Layer {
   private readonly ownLayouts = new Map<string, TorchLayout>();
   /** Sub-modules by local name (`attn`, `mlp`, `blocks.0`, ...). */
   private readonly subModules = new Map<string, Module>();
+  /** Sub-modules whose keys sit at this module's level (see {@link Module.addModule}). */
+  private readonly splicedModules = new Set<string>();
   /** Seed from which every weight seed of this module is derived. */
   protected readonly seed: number;
 
@@ -74,13 +76,34 @@ export abstract class Module extends layers.Layer {
     return v;
   }
 
-  /** Registers a sub-module under its reference key and returns it. */
-  protected addModule<M extends Module>(name: string, module: M): M {
+  /**
+   * Registers a sub-module under its reference key and returns it. With
+   * `{ spliceKeys: true }` its weights and sub-modules appear at this
+   * module's own key level, without the `name.` prefix: for a reference that
+   * keeps a part's weights at the top of its `state_dict` (MAE's encoder and
+   * decoder, BEiT's encoder), while the part stays a reusable module here.
+   */
+  protected addModule<M extends Module>(name: string, module: M, options: { spliceKeys?: boolean } = {}): M {
     if (this.ownWeights.has(name) || this.subModules.has(name)) {
       throw new Error(`${this.getClassName()}: duplicate sub-module name '${name}'`);
     }
+    const existing = this.namedWeights();
     this.subModules.set(name, module);
+    if (options.spliceKeys) this.splicedModules.add(name);
+    const p = this.childPrefix('', name);
+    for (const key of module.namedWeights(p).keys()) {
+      if (existing.has(key)) {
+        this.subModules.delete(name);
+        this.splicedModules.delete(name);
+        throw new Error(`${this.getClassName() ?? this.constructor.name}: sub-module '${name}' brings weight key '${key}', which this module already has`);
+      }
+    }
     return module;
+  }
+
+  /** The key prefix of sub-module `name` under `p` (`p` ends with a dot or is empty). */
+  private childPrefix(p: string, name: string): string {
+    return this.splicedModules.has(name) ? p.replace(/\.$/, '') : p + name;
   }
 
   /** Seed for a sub-module named `name` (derived, so siblings differ). */
@@ -97,7 +120,7 @@ export abstract class Module extends layers.Layer {
     const p = prefix === '' ? '' : `${prefix}.`;
     for (const [k, v] of this.ownWeights) out.set(p + k, v);
     for (const [k, m] of this.subModules) {
-      for (const [kk, v] of m.namedWeights(p + k)) out.set(kk, v);
+      for (const [kk, v] of m.namedWeights(this.childPrefix(p, k))) out.set(kk, v);
     }
     return out;
   }
@@ -108,14 +131,22 @@ export abstract class Module extends layers.Layer {
     const p = prefix === '' ? '' : `${prefix}.`;
     for (const [k, v] of this.ownLayouts) out.set(p + k, v);
     for (const [k, m] of this.subModules) {
-      for (const [kk, v] of m.namedLayouts(p + k)) out.set(kk, v);
+      for (const [kk, v] of m.namedLayouts(this.childPrefix(p, k))) out.set(kk, v);
     }
     return out;
   }
 
-  /** Sub-modules by local name, in registration order. */
+  /**
+   * Sub-modules by key, in registration order; a spliced sub-module is
+   * replaced by its own children, so the keys match {@link Module.namedWeights}.
+   */
   children(): Map<string, Module> {
-    return new Map(this.subModules);
+    const out = new Map<string, Module>();
+    for (const [k, m] of this.subModules) {
+      if (this.splicedModules.has(k)) for (const [kk, c] of m.children()) out.set(kk, c);
+      else out.set(k, m);
+    }
+    return out;
   }
 
   override get trainableWeights(): LayerVariable[] {

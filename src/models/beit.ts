@@ -4,7 +4,7 @@ import { TokenHead } from '../decoders/token_head.js';
 import { initTensor, type Init } from '../layers/init.js';
 import { LayerNorm } from '../layers/layer_norm.js';
 import { Linear } from '../layers/linear.js';
-import { Module, type TorchLayout, type Weight } from '../layers/module.js';
+import { Module, type Weight } from '../layers/module.js';
 import { toPair } from '../layers/patch_embed.js';
 import { maskedCrossEntropy } from '../losses/masked_cross_entropy.js';
 import type { VisualTokenizer } from '../tokenizers/types.js';
@@ -334,7 +334,10 @@ export class BEiT extends Module {
   constructor(config: BEiTConfig = {}) {
     super({ name: config.name, seed: config.seed });
     const c: ResolvedBEiTConfig = { ...resolveBeitBackbone('BEiT', config), vocabSize: config.vocabSize ?? 8192 };
-    this.encoder = new VisionTransformer(beitEncoderConfig('BEiT', c, this.childSeed('encoder')));
+    // BEiT keeps the encoder's weights at the top of its state_dict.
+    this.encoder = this.addModule('encoder', new VisionTransformer(beitEncoderConfig('BEiT', c, this.childSeed('encoder'))), {
+      spliceKeys: true,
+    });
     this.config = c;
     this.maskToken = this.addParam('mask_token', [1, 1, c.embedDim], { kind: 'truncNormal', std: 0.02 });
     this.lmHead = this.addModule('lm_head', new TokenHead({ inFeatures: c.embedDim, vocabSize: c.vocabSize, seed: this.childSeed('lm_head') }));
@@ -344,21 +347,6 @@ export class BEiT extends Module {
   /** BEiT's `_init_weights` + `fix_init_weight` (see {@link beitInitWeights}), drawn from the model seed. */
   initializeWeights(): void {
     beitInitWeights(this, this.encoder, [this.maskToken], this.seed, true);
-  }
-
-  /** Every weight under BEiT's `state_dict` key (encoder at the top level). */
-  override namedWeights(prefix = ''): Map<string, Weight> {
-    return new Map([...this.encoder.namedWeights(prefix), ...super.namedWeights(prefix)]);
-  }
-
-  /** PyTorch layouts, keyed like {@link BEiT.namedWeights}. */
-  override namedLayouts(prefix = ''): Map<string, TorchLayout> {
-    return new Map([...this.encoder.namedLayouts(prefix), ...super.namedLayouts(prefix)]);
-  }
-
-  /** The encoder's sub-modules and `lm_head`, by their top-level BEiT keys. */
-  override children(): Map<string, Module> {
-    return new Map([...this.encoder.children(), ...super.children()]);
   }
 
   /** Throws, before any tensor work, unless `imgs` is `[B, H, W, C]` at the configured size. */

@@ -4,7 +4,7 @@ import { PixelDecoder } from '../decoders/pixel_decoder.js';
 import { initTensor, type Init } from '../layers/init.js';
 import { LayerNorm } from '../layers/layer_norm.js';
 import { Linear } from '../layers/linear.js';
-import { Module, type TorchLayout, type Weight } from '../layers/module.js';
+import { Module, type Weight } from '../layers/module.js';
 import { toPair } from '../layers/patch_embed.js';
 import { patchify, unpatchify } from '../layers/patchify.js';
 import { sincosPosEmbed2dData } from '../layers/pos_embed.js';
@@ -199,7 +199,8 @@ export class MAE extends Module {
     if (c.target === 'normPixels' && this.targetDim < 2) {
       throw new Error(`MAE: target 'normPixels' needs at least 2 values per patch (p*p*C), got ${this.targetDim}`);
     }
-    this.encoder = new VisionTransformer({
+    // MAE keeps encoder and decoder weights at the top of its state_dict.
+    this.encoder = this.addModule('encoder', new VisionTransformer({
       imgSize: c.imgSize,
       patchSize: p,
       inChans: c.inChans,
@@ -211,10 +212,10 @@ export class MAE extends Module {
       posEmbed: 'sincos',
       normEps: c.normEps,
       seed: this.childSeed('encoder'),
-    });
+    }), { spliceKeys: true });
     this.gridSize = this.encoder.gridSize;
     this.numPatches = this.encoder.numPatches;
-    this.decoder = new PixelDecoder({
+    this.decoder = this.addModule('decoder', new PixelDecoder({
       encoderDim: c.embedDim,
       gridSize: this.gridSize,
       outDim: this.targetDim,
@@ -225,7 +226,7 @@ export class MAE extends Module {
       qkvBias: c.qkvBias,
       normEps: c.normEps,
       seed: this.childSeed('decoder'),
-    });
+    }), { spliceKeys: true });
     this.maskRng = new Rng(deriveSeed(c.seed, 'mask'));
     // Initialised once: every sub-module has already drawn its weights with
     // MAE's scheme (see initializeWeights); only the class token differs (the
@@ -290,21 +291,6 @@ export class MAE extends Module {
       for (const child of m.children().values()) visit(child);
     };
     visit(this);
-  }
-
-  /** Every weight under MAE's `state_dict` key (encoder and decoder at the top level, as in `models_mae.py`). */
-  override namedWeights(prefix = ''): Map<string, Weight> {
-    return new Map([...this.encoder.namedWeights(prefix), ...this.decoder.namedWeights(prefix)]);
-  }
-
-  /** PyTorch layouts, keyed like {@link MAE.namedWeights}. */
-  override namedLayouts(prefix = ''): Map<string, TorchLayout> {
-    return new Map([...this.encoder.namedLayouts(prefix), ...this.decoder.namedLayouts(prefix)]);
-  }
-
-  /** The encoder's and decoder's sub-modules, by their top-level MAE keys. */
-  override children(): Map<string, Module> {
-    return new Map([...this.encoder.children(), ...this.decoder.children()]);
   }
 
   /** Throws, before any tensor work, unless `imgs` is `[B, H, W, C]` at the configured size and channels. */
