@@ -53,3 +53,12 @@ export {
   type MultiwayBlockForwardOptions,
   type MultiwayBlockOutput,
 } from './multiway.js';
+export {
+  ModuleList,
+  ModuleDict,
+  Sequential,
+  type ContainerOptions,
+  type SequentialForwardOptions,
+  type SequentialStep,
+  type TensorModule,
+} from './containers.js';
