@@ -1,3 +1,7 @@
+/**
+ * Input and output: safetensors, weight import/export with reference-name converters, PNG and image grids.
+ * @module io
+ */
 export {
   parseSafetensors,
   serializeSafetensors,

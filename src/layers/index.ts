@@ -1,3 +1,7 @@
+/**
+ * Building blocks: `Module` (weights by reference name, seeds, freezing), containers, linear and norm layers, patch and position embeddings, attention, MLP, ViT and Multiway blocks.
+ * @module layers
+ */
 export { Module, type Weight, type TorchLayout, type ParamOptions } from './module.js';
 export { initTensor, type Init } from './init.js';
 export { Linear, type LinearConfig } from './linear.js';

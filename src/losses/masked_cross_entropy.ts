@@ -26,6 +26,16 @@ export interface MaskedCrossEntropyOptions {
  * read).
  *
  * Shapes: `logits: [..., V]` float32; `labels: [...]` int32. Returns a scalar.
+ *
+ * @example
+ * ```ts
+ * import * as tf from '@tensorflow/tfjs-core';
+ * import { maskedCrossEntropy } from 'mimkit';
+ *
+ * const logits = tf.zeros([3, 4]); // uniform over 4 classes
+ * const labels = tf.tensor1d([2, -100, 0], 'int32'); // -100 = not a prediction target
+ * maskedCrossEntropy(logits, labels).print(); // log(4) = 1.386, over the 2 labelled rows
+ * ```
  */
 export function maskedCrossEntropy(
   logits: tf.Tensor,

@@ -25,6 +25,17 @@ export interface MaskedMseLossOptions {
  * `mask: [B, L]` (the leading axes), 1 = removed (the loss is computed
  * there), 0 = kept; float weights or bool. An all-zero mask gives NaN, as in
  * the reference. Returns a scalar.
+ *
+ * @example
+ * ```ts
+ * import * as tf from '@tensorflow/tfjs-core';
+ * import { maskedMseLoss } from 'mimkit';
+ *
+ * const pred = tf.zeros([1, 2, 3]);
+ * const target = tf.tensor3d([[[1, 1, 1], [2, 2, 2]]]);
+ * const mask = tf.tensor2d([[0, 1]]); // only patch 1 was removed
+ * maskedMseLoss(pred, target, mask).print(); // 4: the mean over removed patches only
+ * ```
  */
 export function maskedMseLoss(
   pred: tf.Tensor,

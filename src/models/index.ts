@@ -1,3 +1,7 @@
+/**
+ * Whole models assembled from the blocks (ViT, MAE, SimMIM, BEiT, ...), each with paper presets.
+ * @module models
+ */
 export {
   VisionTransformer,
   vitTiny,

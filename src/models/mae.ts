@@ -139,6 +139,17 @@ export type ResolvedMAEConfig = Required<Omit<MAEConfig, 'name' | 'imgSize'>> & 
  *
  * Shapes: `imgs: [B, H, W, C]` (NHWC), `L = (H/p)(W/p)` patches; any channel
  * count, non-square images allowed.
+ * @example
+ * ```ts
+ * import * as tf from '@tensorflow/tfjs-core';
+ * import { MAE, maeMicro, AdamW, trainStep } from 'mimkit';
+ *
+ * const mae = new MAE({ ...maeMicro, imgSize: 32, inChans: 1, normPixLoss: true, seed: 0 });
+ * const opt = new AdamW(mae, { lr: 1.5e-4, betas: [0.9, 0.95], weightDecay: 0.05 });
+ * const imgs = tf.randomUniform([8, 32, 32, 1]) as tf.Tensor4D; // NHWC
+ * const { loss } = trainStep(() => mae.forward(imgs, { training: true }).loss, mae, opt);
+ * const out = mae.forward(imgs, { seed: 1 }); // { loss, pred [B, L, p*p*C], mask [B, L] (1 = removed), ... }
+ * ```
  */
 export class MAE extends Module {
   static readonly className = 'MimkitMAE';

@@ -125,6 +125,15 @@ export type ResolvedVitConfig = Required<Omit<VisionTransformerConfig, 'name' | 
  * on a subset of tokens (MAE): {@link VisionTransformer.embed} (patch tokens
  * with position), then {@link VisionTransformer.prependClassToken} and
  * {@link VisionTransformer.forwardTokens} (blocks and norm).
+ * @example
+ * ```ts
+ * import * as tf from '@tensorflow/tfjs-core';
+ * import { VisionTransformer, vitSmall } from 'mimkit';
+ *
+ * const vit = new VisionTransformer({ ...vitSmall, imgSize: 64, patchSize: 8, seed: 0 });
+ * const { tokens } = vit.forwardFeatures(tf.zeros([2, 64, 64, 3])); // [2, 1 + 64, 384]
+ * const cls = tf.slice(tokens, [0, 0, 0], [2, 1, 384]); // class-token features
+ * ```
  */
 export class VisionTransformer extends Module {
   static readonly className = 'MimkitVisionTransformer';

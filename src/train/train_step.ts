@@ -37,6 +37,22 @@ export type TrainStepResult = {
  * @param variables what to differentiate: a Module (its trainable weights),
  *   a name map, or a list; each must belong to `optimizer`.
  * @param optimizer e.g. {@link AdamW}.
+ *
+ * @example
+ * ```ts
+ * import * as tf from '@tensorflow/tfjs-core';
+ * import { AdamW, Linear, cosineSchedule, trainStep } from 'mimkit';
+ *
+ * const head = new Linear({ inFeatures: 4, outFeatures: 1, seed: 0 });
+ * const opt = new AdamW(head, { lr: 1e-2 });
+ * const lr = cosineSchedule({ baseLr: 1e-2, warmupSteps: 5, totalSteps: 100 });
+ * const x = tf.randomNormal([16, 4]);
+ * const y = tf.randomNormal([16, 1]);
+ * for (let step = 0; step < 100; step++) {
+ *   const { loss } = trainStep(() => tf.losses.meanSquaredError(y, head.forward(x)) as tf.Scalar, head, opt, { lr: lr(step + 1), clipNorm: 1 });
+ *   if (step % 10 === 0) console.log(step, loss);
+ * }
+ * ```
  */
 export function trainStep(
   lossFn: () => tf.Scalar,
