@@ -35,7 +35,8 @@ describe('PatchEmbed', () => {
 
   it('reproduces the conformance case directly (loadWeights + NHWC input)', () => {
     const c = loadCase('patch_embed');
-    const pe = new PatchEmbed({ imgSize: 16, patchSize: 4, inChans: 3, embedDim: 32 });
+    const cfg = c.config as { img_size: [number, number]; patch_size: number; in_chans: number; embed_dim: number };
+    const pe = new PatchEmbed({ imgSize: cfg.img_size, patchSize: cfg.patch_size, inChans: cfg.in_chans, embedDim: cfg.embed_dim });
     loadWeights(pe, c.params());
     const x = tf.transpose(c.tensor('input.x'), [0, 2, 3, 1]);
     expectClose(pe.forward(x), c.tensor('expect.out'), 1e-4, 1e-3);
