@@ -5,6 +5,7 @@ export {
   interpolationMatrix,
   resizeGrid,
   resamplePosTable,
+  resamplePosTableData,
   type InterpolationMode,
   type InterpolationOptions,
   type ResizeOptions,
