@@ -72,3 +72,12 @@ export {
   RELATIVE_POSITION_BIAS_KEY,
   type LoadMimWeightsOptions,
 } from './converters_mim.js';
+export {
+  resizeRelPosBiasTable,
+  resizeRelPosBiasTableData,
+  TIMM_RESAMPLE,
+  MAE_RESAMPLE,
+  BEIT_RESAMPLE,
+  type PosEmbedResample,
+  type ConverterResample,
+} from './pos_resize.js';

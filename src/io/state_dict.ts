@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Module, TorchLayout } from '../layers/module.js';
 import { identityConverter, toForeignKey, toModuleKey, type WeightConverter } from './converters.js';
+import { planPositionResize, positionTargets, type PosEmbedResample, type ResizePlan } from './pos_resize.js';
 import { parseSafetensors, SafetensorsFile, serializeSafetensors, type SafetensorsEntry } from './safetensors.js';
 
 /**
@@ -32,6 +33,20 @@ export interface LoadWeightsOptions {
    * load SimMIM's encoder, `'module.'` for a DDP checkpoint). Default `''`.
    */
   prefix?: string;
+  /**
+   * Load a checkpoint made at another image size: a position weight whose
+   * row count differs from the model's is resized to the model's patch grid
+   * instead of being refused, as the references' loaders do. Absolute tables
+   * (`pos_embed`, `decoder_pos_embed`; prefix rows kept) with `F.interpolate`:
+   * `true` uses the interpolation of the converter's reference
+   * (`converter.posEmbedResample`: timm's `checkpoint_filter_fn` bicubic
+   * with antialias; MAE's `interpolate_pos_embed` and BEiT's/SimMIM's
+   * loaders bicubic without), an object overrides it. BEiT relative tables
+   * (`relative_position_bias_table`) with timm's `resize_rel_pos_bias_table`.
+   * The checkpoint's grid is taken as square, as every reference does.
+   * Default `false` (a size mismatch is an error).
+   */
+  resizePosEmbed?: boolean | PosEmbedResample;
 }
 
 /** What {@link loadWeights} did, by key. */
@@ -44,6 +59,8 @@ export interface LoadReport {
   unexpected: string[];
   /** Checkpoint keys (as in the file) that the converter skips on purpose. */
   skipped: string[];
+  /** Module keys whose checkpoint value was resized (`resizePosEmbed`), with the grids, e.g. `pos_embed: 14x14 -> 10x10`. */
+  resized: string[];
 }
 
 /**
@@ -178,6 +195,9 @@ export function loadWeights(module: Module, source: StateDictSource, options: Lo
   const prefix = options.prefix ?? '';
   if (typeof strict !== 'boolean') throw new Error(`loadWeights: strict must be a boolean, got ${String(strict)}`);
   if (typeof prefix !== 'string') throw new Error(`loadWeights: prefix must be a string, got ${String(prefix)}`);
+  const resize = resolveResize(options.resizePosEmbed, converter);
+  const targets = resize ? positionTargets(module) : new Map();
+  const plans = new Map<string, Extract<ResizePlan, { from: string }>>(); // module key -> resize
   const weights = module.namedWeights();
   const layouts = module.namedLayouts();
   const tensors = sourceTensors(source);
@@ -211,6 +231,15 @@ export function loadWeights(module: Module, source: StateDictSource, options: Lo
     if (src.dtype !== 'float32') {
       problems.push(`'${fileKey}' is ${src.dtype}, but weight '${moduleKey}' needs floats (F32, F16 or BF16)`);
     } else if (shapeStr(src.shape) !== shapeStr(want)) {
+      const plan = resize ? planPositionResize(targets, moduleKey, src.shape, want, resize) : null;
+      if (plan && 'ok' in plan) {
+        plans.set(moduleKey, plan);
+        continue;
+      }
+      if (plan) {
+        problems.push(plan.error);
+        continue;
+      }
       problems.push(
         `size mismatch for '${moduleKey}'${fileKey === moduleKey ? '' : ` (checkpoint key '${fileKey}')`}: ` +
           `the checkpoint has ${shapeStr(src.shape)} in PyTorch layout, the module expects ${shapeStr(want)} ` +
@@ -232,7 +261,9 @@ export function loadWeights(module: Module, source: StateDictSource, options: Lo
   for (const [moduleKey, fileKey] of assigned) {
     const weight = weights.get(moduleKey)!;
     const layout = layouts.get(moduleKey) ?? { kind: 'same' };
-    const values = fromTorchLayout(tensors.get(fileKey)!.read(), weight.shape as number[], layout);
+    const plan = plans.get(moduleKey);
+    const raw = tensors.get(fileKey)!.read();
+    const values = fromTorchLayout(plan ? plan.ok(raw) : raw, weight.shape as number[], layout);
     const t = tf.tensor(values, weight.shape as number[], 'float32');
     try {
       weight.write(t);
@@ -241,7 +272,29 @@ export function loadWeights(module: Module, source: StateDictSource, options: Lo
     }
     loaded.push(moduleKey);
   }
-  return { loaded, missing, unexpected, skipped };
+  const resized = [...plans].map(([k, p]) => `${k}: ${p.from} -> ${p.to}`);
+  return { loaded, missing, unexpected, skipped, resized };
+}
+
+/** The interpolation of `resizePosEmbed`, or null when off. */
+function resolveResize(opt: LoadWeightsOptions['resizePosEmbed'], converter: WeightConverter): Required<PosEmbedResample> | null {
+  if (opt === undefined || opt === false) return null;
+  const ref = converter.posEmbedResample;
+  if (opt === true) return { mode: ref.mode, antialias: ref.antialias, alignCorners: ref.alignCorners };
+  if (typeof opt !== 'object' || opt === null) {
+    throw new Error(`loadWeights: resizePosEmbed must be a boolean or { mode, antialias, alignCorners }, got ${String(opt)}`);
+  }
+  const r = { mode: opt.mode ?? ref.mode, antialias: opt.antialias ?? ref.antialias, alignCorners: opt.alignCorners ?? ref.alignCorners };
+  if (r.mode !== 'bicubic' && r.mode !== 'bilinear' && r.mode !== 'nearest') {
+    throw new Error(`loadWeights: resizePosEmbed.mode must be 'bicubic', 'bilinear' or 'nearest', got '${String(r.mode)}'`);
+  }
+  if (typeof r.antialias !== 'boolean' || typeof r.alignCorners !== 'boolean') {
+    throw new Error(`loadWeights: resizePosEmbed.antialias and .alignCorners must be booleans, got ${String(r.antialias)}, ${String(r.alignCorners)}`);
+  }
+  if (r.mode === 'nearest' && (r.antialias || r.alignCorners)) {
+    throw new Error("loadWeights: resizePosEmbed mode 'nearest' takes neither antialias nor alignCorners");
+  }
+  return r;
 }
 
 /** Options of {@link exportWeights}. */
