@@ -53,3 +53,4 @@ export {
   type MultiwayBlockForwardOptions,
   type MultiwayBlockOutput,
 } from './multiway.js';
+export { WeightNormLinear, type WeightNormLinearConfig } from './weight_norm_linear.js';
