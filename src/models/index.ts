@@ -43,3 +43,4 @@ export {
   type BeitOutput,
 } from './beit.js';
 export { SimMIM, simmimVitBasePatch16, simmimTiny, type SimMIMConfig, type ResolvedSimMIMConfig, type SimMIMOutput } from './simmim.js';
+export { type PosEmbedResize } from './vit.js';
