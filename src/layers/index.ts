@@ -53,4 +53,13 @@ export {
   type MultiwayBlockForwardOptions,
   type MultiwayBlockOutput,
 } from './multiway.js';
+export {
+  ModuleList,
+  ModuleDict,
+  Sequential,
+  type ContainerOptions,
+  type SequentialForwardOptions,
+  type SequentialStep,
+  type TensorModule,
+} from './containers.js';
 export { WeightNormLinear, type WeightNormLinearConfig } from './weight_norm_linear.js';
