@@ -237,43 +237,7 @@ export class DINO extends Module {
 
   constructor(config: DINOConfig = {}) {
     super({ name: config.name, seed: config.seed });
-    const imgSize = config.imgSize ?? 224;
-    const c: ResolvedDINOConfig = {
-      imgSize: typeof imgSize === 'number' ? [imgSize, imgSize] : [imgSize[0], imgSize[1]],
-      patchSize: config.patchSize ?? 16,
-      inChans: config.inChans ?? 3,
-      embedDim: config.embedDim ?? 384,
-      depth: config.depth ?? 12,
-      numHeads: config.numHeads ?? 6,
-      mlpRatio: config.mlpRatio ?? 4,
-      qkvBias: config.qkvBias ?? 'qkv',
-      normEps: config.normEps ?? 1e-6,
-      dropPathRate: config.dropPathRate ?? 0.1,
-      outDim: config.outDim ?? 65536,
-      headLayers: config.headLayers ?? 3,
-      headHiddenDim: config.headHiddenDim ?? 2048,
-      headBottleneckDim: config.headBottleneckDim ?? 256,
-      normLastLayer: config.normLastLayer ?? true,
-      localCropsNumber: config.localCropsNumber ?? 8,
-      epochs: config.epochs ?? 100,
-      warmupTeacherTemp: config.warmupTeacherTemp ?? 0.04,
-      teacherTemp: config.teacherTemp ?? 0.07,
-      warmupTeacherTempEpochs: config.warmupTeacherTempEpochs ?? 30,
-      studentTemp: config.studentTemp ?? 0.1,
-      centerMomentum: config.centerMomentum ?? 0.9,
-      momentumTeacher: config.momentumTeacher ?? 0.996,
-      freezeLastLayer: config.freezeLastLayer ?? 1,
-      seed: config.seed ?? 0,
-    };
-    if (!Number.isInteger(c.localCropsNumber) || c.localCropsNumber < 0) {
-      throw new Error(`DINO: localCropsNumber must be an integer >= 0, got ${String(c.localCropsNumber)}`);
-    }
-    if (!Number.isInteger(c.freezeLastLayer) || c.freezeLastLayer < 0) {
-      throw new Error(`DINO: freezeLastLayer must be an integer >= 0 (epochs), got ${String(c.freezeLastLayer)}`);
-    }
-    if (!Number.isFinite(c.momentumTeacher) || c.momentumTeacher < 0 || c.momentumTeacher > 1) {
-      throw new Error(`DINO: momentumTeacher must be in [0, 1], got ${String(c.momentumTeacher)}`);
-    }
+    const c = resolveDinoConfig(config);
     // The loss validates its own numbers (temperatures > 0, warm-up <= epochs) before any weight exists.
     const dinoLoss = new DINOLoss({
       outDim: c.outDim,
@@ -474,6 +438,53 @@ export class DINO extends Module {
   }
 }
 serialization.registerClass(DINO);
+
+/**
+ * {@link DINOConfig} with every default filled in (the paper's; see each
+ * field), checking the DINO-specific numbers (`localCropsNumber`,
+ * `freezeLastLayer`, `momentumTeacher`); the backbone, head and loss check
+ * theirs when {@link DINO} builds them.
+ */
+export function resolveDinoConfig(config: DINOConfig = {}): ResolvedDINOConfig {
+  const imgSize = config.imgSize ?? 224;
+  const c: ResolvedDINOConfig = {
+    imgSize: typeof imgSize === 'number' ? [imgSize, imgSize] : [imgSize[0], imgSize[1]],
+    patchSize: config.patchSize ?? 16,
+    inChans: config.inChans ?? 3,
+    embedDim: config.embedDim ?? 384,
+    depth: config.depth ?? 12,
+    numHeads: config.numHeads ?? 6,
+    mlpRatio: config.mlpRatio ?? 4,
+    qkvBias: config.qkvBias ?? 'qkv',
+    normEps: config.normEps ?? 1e-6,
+    dropPathRate: config.dropPathRate ?? 0.1,
+    outDim: config.outDim ?? 65536,
+    headLayers: config.headLayers ?? 3,
+    headHiddenDim: config.headHiddenDim ?? 2048,
+    headBottleneckDim: config.headBottleneckDim ?? 256,
+    normLastLayer: config.normLastLayer ?? true,
+    localCropsNumber: config.localCropsNumber ?? 8,
+    epochs: config.epochs ?? 100,
+    warmupTeacherTemp: config.warmupTeacherTemp ?? 0.04,
+    teacherTemp: config.teacherTemp ?? 0.07,
+    warmupTeacherTempEpochs: config.warmupTeacherTempEpochs ?? 30,
+    studentTemp: config.studentTemp ?? 0.1,
+    centerMomentum: config.centerMomentum ?? 0.9,
+    momentumTeacher: config.momentumTeacher ?? 0.996,
+    freezeLastLayer: config.freezeLastLayer ?? 1,
+    seed: config.seed ?? 0,
+  };
+  if (!Number.isInteger(c.localCropsNumber) || c.localCropsNumber < 0) {
+    throw new Error(`DINO: localCropsNumber must be an integer >= 0, got ${String(c.localCropsNumber)}`);
+  }
+  if (!Number.isInteger(c.freezeLastLayer) || c.freezeLastLayer < 0) {
+    throw new Error(`DINO: freezeLastLayer must be an integer >= 0 (epochs), got ${String(c.freezeLastLayer)}`);
+  }
+  if (!Number.isFinite(c.momentumTeacher) || c.momentumTeacher < 0 || c.momentumTeacher > 1) {
+    throw new Error(`DINO: momentumTeacher must be in [0, 1], got ${String(c.momentumTeacher)}`);
+  }
+  return c;
+}
 
 /** DINO ViT-S/16 (`vit_small`, patch 16): D 384, depth 12, 6 heads; paper's head and schedules. */
 export const dinoVitSmallPatch16: Readonly<DINOConfig> = Object.freeze({ patchSize: 16, embedDim: 384, depth: 12, numHeads: 6 });

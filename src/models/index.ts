@@ -46,6 +46,7 @@ export { SimMIM, simmimVitBasePatch16, simmimTiny, type SimMIMConfig, type Resol
 export { type PosEmbedResize } from './vit.js';
 export {
   DINO,
+  resolveDinoConfig,
   MultiCropWrapper,
   dinoVitSmallPatch16,
   dinoVitSmallPatch8,
