@@ -7,6 +7,7 @@ export * from './utils/index.js';
 export * from './layers/index.js';
 export * from './masking/index.js';
 export * from './decoders/index.js';
+export * from './heads/index.js';
 export * from './tokenizers/index.js';
 export * from './losses/index.js';
 export * from './models/index.js';

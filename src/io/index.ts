@@ -81,3 +81,4 @@ export {
   type PosEmbedResample,
   type ConverterResample,
 } from './pos_resize.js';
+export { dinoConverter, dinoBackboneConverter, dinoCheckpointConverter } from './converters_dino.js';

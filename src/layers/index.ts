@@ -66,3 +66,4 @@ export {
   type SequentialStep,
   type TensorModule,
 } from './containers.js';
+export { WeightNormLinear, type WeightNormLinearConfig } from './weight_norm_linear.js';

@@ -48,3 +48,18 @@ export {
 } from './beit.js';
 export { SimMIM, simmimVitBasePatch16, simmimTiny, type SimMIMConfig, type ResolvedSimMIMConfig, type SimMIMOutput } from './simmim.js';
 export { type PosEmbedResize } from './vit.js';
+export {
+  DINO,
+  resolveDinoConfig,
+  MultiCropWrapper,
+  dinoVitSmallPatch16,
+  dinoVitSmallPatch8,
+  dinoVitBasePatch16,
+  dinoVitBasePatch8,
+  type DINOConfig,
+  type ResolvedDINOConfig,
+  type MultiCropWrapperConfig,
+  type DinoForwardOptions,
+  type DinoOutput,
+  type DinoNetwork,
+} from './dino.js';

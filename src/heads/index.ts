@@ -1,0 +1,1 @@
+export { DINOHead, type DINOHeadConfig, type ResolvedDINOHeadConfig } from './dino_head.js';
