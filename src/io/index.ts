@@ -68,3 +68,10 @@ export {
   RELATIVE_POSITION_BIAS_KEY,
   type LoadMimWeightsOptions,
 } from './converters_mim.js';
+export {
+  mocoV3Converter,
+  mocoV3EncoderConverter,
+  loadWeightsWithBatchNorm,
+  exportWeightsWithBatchNorm,
+  saveWeightsWithBatchNorm,
+} from './converters_ssl.js';

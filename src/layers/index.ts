@@ -53,3 +53,4 @@ export {
   type MultiwayBlockForwardOptions,
   type MultiwayBlockOutput,
 } from './multiway.js';
+export { BatchNorm1d, batchNormModules, batchNormBuffers, type BatchNorm1dConfig, type BatchNormForwardOptions } from './batch_norm.js';

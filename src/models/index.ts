@@ -43,3 +43,15 @@ export {
   type BeitOutput,
 } from './beit.js';
 export { SimMIM, simmimVitBasePatch16, simmimTiny, type SimMIMConfig, type ResolvedSimMIMConfig, type SimMIMOutput } from './simmim.js';
+export type { VitIntermediates, VitIntermediatesOptions } from './vit.js';
+export { ProjectedViT, type ProjectedViTConfig, type ProjectedViTForwardOptions } from './projected_vit.js';
+export {
+  MoCoV3,
+  mocoV3VitSmall,
+  mocoV3VitBase,
+  mocoV3InitWeights,
+  type MoCoV3Config,
+  type ResolvedMoCoV3Config,
+  type MoCoV3ForwardOptions,
+  type MoCoV3Output,
+} from './moco_v3.js';
