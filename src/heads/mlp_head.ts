@@ -1,6 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { serialization } from '@tensorflow/tfjs-core';
 import { BatchNorm1d } from '../layers/batch_norm.js';
+import { initTensor } from '../layers/init.js';
+import { deriveSeed } from '../utils/random.js';
 import { Linear } from '../layers/linear.js';
 import { Module } from '../layers/module.js';
 
@@ -52,7 +54,7 @@ export interface MlpHeadForwardOptions {
  * Keys are the `nn.Sequential` indices: with three layers and a last BN,
  * `0` Linear, `1` BN, (`2` ReLU), `3` Linear, `4` BN, (`5` ReLU), `6` Linear,
  * `7` BN (`0.weight`, `1.running_mean`, ...); the ReLUs have no keys.
- * Linears start as PyTorch's default `nn.Linear` (uniform in
+ * Linears start as PyTorch's default `nn.Linear` (weight and bias uniform in
  * `+-1/sqrt(fan_in)`), the references' init of these heads.
  *
  * Shapes: `x: [N, inFeatures]` -> `[N, outFeatures]`. Training needs `N > 1`
@@ -108,6 +110,13 @@ export class MlpHead extends Module {
           }),
         ),
       );
+      const lin = this.layers[this.layers.length - 1] as Linear;
+      if (lin.bias) {
+        // PyTorch's nn.Linear bias init, U(+-1/sqrt(fan_in)) (the library's Linear starts biases at zero).
+        const b = initTensor({ kind: 'uniform', low: -bound, high: bound }, [dOut], deriveSeed(this.childSeed(`${i}`), 'bias'));
+        lin.bias.write(b);
+        b.dispose();
+      }
       i++;
       if (!last) {
         this.layers.push(bn(i++, dOut, true), 'relu');

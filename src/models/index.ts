@@ -55,3 +55,6 @@ export {
   type MoCoV3ForwardOptions,
   type MoCoV3Output,
 } from './moco_v3.js';
+export { SimSiam, type SimSiamConfig, type SiameseForwardOptions, type SiameseOutput } from './simsiam.js';
+export { BYOL, type BYOLConfig } from './byol.js';
+export { TinyMIM, sequentialDistillation, type TinyMIMConfig, type TinyMIMForwardOptions, type TinyMIMOutput } from './tinymim.js';
