@@ -82,3 +82,10 @@ export {
   type ConverterResample,
 } from './pos_resize.js';
 export { dinoConverter, dinoBackboneConverter, dinoCheckpointConverter } from './converters_dino.js';
+export {
+  mocoV3Converter,
+  mocoV3EncoderConverter,
+  loadWeightsWithBatchNorm,
+  exportWeightsWithBatchNorm,
+  saveWeightsWithBatchNorm,
+} from './converters_ssl.js';

@@ -67,3 +67,4 @@ export {
   type TensorModule,
 } from './containers.js';
 export { WeightNormLinear, type WeightNormLinearConfig } from './weight_norm_linear.js';
+export { BatchNorm1d, batchNormModules, batchNormBuffers, type BatchNorm1dConfig, type BatchNormForwardOptions } from './batch_norm.js';

@@ -46,11 +46,15 @@ function gridPair(fn: string, gridSize: number | [number, number]): [number, num
  * values without touching a tensor backend.
  *
  * @param numPrefixTokens all-zero rows put first (1 = MAE's class-token row).
+ * @param rowFirst the first `D/2` channels encode the row and the last `D/2`
+ *   the column (MoCo v3's `build_2d_sincos_position_embedding`); default
+ *   false: column first (MAE).
  */
 export function sincosPosEmbed2dData(
   embedDim: number,
   gridSize: number | [number, number],
   numPrefixTokens = 0,
+  rowFirst = false,
 ): Float32Array {
   if (!Number.isInteger(embedDim) || embedDim <= 0 || embedDim % 4 !== 0) {
     throw new Error(`sincosPosEmbed2d: embedDim must be a positive multiple of 4, got ${embedDim}`);
@@ -69,8 +73,8 @@ export function sincosPosEmbed2dData(
     }
   }
   const half = embedDim / 2;
-  const embX = sincos1d(half, colPos);
-  const embY = sincos1d(half, rowPos);
+  const embX = sincos1d(half, rowFirst ? rowPos : colPos);
+  const embY = sincos1d(half, rowFirst ? colPos : rowPos);
   const out = new Float32Array((numPrefixTokens + n) * embedDim);
   for (let t = 0; t < n; t++) {
     const o = (numPrefixTokens + t) * embedDim;
@@ -108,9 +112,13 @@ export function sincosPosEmbed2d(
  * - `learned`: a trainable table, `trunc_normal(std 0.02)` (ViT, BEiT, SimMIM);
  * - `sincos`: the fixed {@link sincosPosEmbed2d} table, not trainable, with
  *   zero rows for prefix tokens (MAE);
+ * - `sincosRowFirst`: the same table with the row's channels first and the
+ *   column's last (MoCo v3's `VisionTransformerMoCo`; moco-v3 builds it with
+ *   `torch.meshgrid(grid_w, grid_h)`, which on its square grids puts the row
+ *   first), not trainable, zero prefix rows;
  * - `none`: no table (e.g. models with relative position bias only).
  */
-export type PosEmbedKind = 'learned' | 'sincos' | 'none';
+export type PosEmbedKind = 'learned' | 'sincos' | 'sincosRowFirst' | 'none';
 
 /**
  * Initialiser and trainability of a `[1, numPrefixTokens + rows * cols, D]`
@@ -130,8 +138,10 @@ export function posEmbedInit(
       return { init: { kind: 'truncNormal', std: 0.02 }, trainable: true };
     case 'sincos':
       return { init: { kind: 'values', values: sincosPosEmbed2dData(embedDim, gridSize, numPrefixTokens) }, trainable: false };
+    case 'sincosRowFirst':
+      return { init: { kind: 'values', values: sincosPosEmbed2dData(embedDim, gridSize, numPrefixTokens, true) }, trainable: false };
     default:
-      throw new Error(`posEmbedInit: kind must be 'learned', 'sincos' or 'none', got '${String(kind)}'`);
+      throw new Error(`posEmbedInit: kind must be 'learned', 'sincos', 'sincosRowFirst' or 'none', got '${String(kind)}'`);
   }
 }
 

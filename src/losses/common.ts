@@ -78,8 +78,10 @@ export function checkInteger(fn: string, name: string, v: unknown, min: number):
  */
 export function l2Normalize(x: tf.Tensor, eps = 1e-12): tf.Tensor {
   return tf.tidy(() => {
-    const norm = tf.sqrt(tf.sum(tf.square(x), -1, true));
-    return tf.div(x, tf.maximum(norm, eps));
+    // sqrt(max(|x|^2, eps^2)) = max(|x|, eps), but a zero row gets a zero
+    // gradient (as in PyTorch) instead of sqrt's infinite slope at 0 times 0 = NaN.
+    const norm = tf.sqrt(tf.maximum(tf.sum(tf.square(x), -1, true), eps * eps));
+    return tf.div(x, norm);
   });
 }
 

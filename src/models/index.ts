@@ -63,3 +63,18 @@ export {
   type DinoOutput,
   type DinoNetwork,
 } from './dino.js';
+export type { VitIntermediates, VitIntermediatesOptions } from './vit.js';
+export { ProjectedViT, type ProjectedViTConfig, type ProjectedViTForwardOptions } from './projected_vit.js';
+export {
+  MoCoV3,
+  mocoV3VitSmall,
+  mocoV3VitBase,
+  mocoV3InitWeights,
+  type MoCoV3Config,
+  type ResolvedMoCoV3Config,
+  type MoCoV3ForwardOptions,
+  type MoCoV3Output,
+} from './moco_v3.js';
+export { SimSiam, type SimSiamConfig, type SiameseForwardOptions, type SiameseOutput } from './simsiam.js';
+export { BYOL, type BYOLConfig } from './byol.js';
+export { TinyMIM, sequentialDistillation, type TinyMIMConfig, type TinyMIMForwardOptions, type TinyMIMOutput } from './tinymim.js';
