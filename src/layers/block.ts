@@ -63,6 +63,12 @@ export interface BlockForwardOptions {
    * encoder), see {@link AttentionForwardOptions.relPosBias}. Default none.
    */
   relPosBias?: tf.Tensor;
+  /**
+   * An additive attention mask broadcastable to `[B, heads, N, N]` (causal
+   * `[N, N]`, key padding `[B, 1, 1, N]`, ...), see
+   * {@link AttentionForwardOptions.attnMask}. Default none.
+   */
+  attnMask?: tf.Tensor;
 }
 
 /** Output of {@link Block.forward}. */
@@ -180,11 +186,13 @@ export class Block extends Module {
       throw new Error(`Block: x must be [B, N, dim=${this.config.dim}], got shape [${x.shape}]`);
     }
     this.attn.checkRelPosBias(x.shape[1]!, options.relPosBias);
+    this.attn.checkAttnMask(x.shape[0]!, x.shape[1]!, options.attnMask);
     const dp = { training: options.training, rng: options.rng };
     const r = tf.tidy(() => {
       const a = this.attn.forward(this.norm1.forward(x), {
         returnAttention: options.returnAttention,
         relPosBias: options.relPosBias,
+        attnMask: options.attnMask,
       });
       let h = a.out as tf.Tensor;
       if (this.gamma1) h = tf.mul(h, this.gamma1.read());

@@ -53,3 +53,4 @@ export {
   type MultiwayBlockForwardOptions,
   type MultiwayBlockOutput,
 } from './multiway.js';
+export { causalMask, keyPaddingMask, combineMasks, checkAttnMask, MASK_VALUE } from './attention_mask.js';
