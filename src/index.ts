@@ -13,3 +13,4 @@ export * from './models/index.js';
 export * from './train/index.js';
 export * from './io/index.js';
 export * from './analysis/index.js';
+export * from './transforms/index.js';

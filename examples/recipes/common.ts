@@ -6,7 +6,7 @@
  */
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs-core';
-import { namedTrainableVariables, namedVariables, Rng, type NamedVariables } from '../../src/index.js';
+import { joinParams as libraryJoinParams, Rng, type NamedVariables } from '../../src/index.js';
 import { loadFashionMnist } from '../lib/fashion-mnist.js';
 
 /** Defaults of the flags every recipe takes. */
@@ -111,18 +111,9 @@ export function sampleBatch(set: ImageSet, batch: number, rng: Rng): { x: tf.Ten
   return { x: tf.tidy(() => tf.gather(set.images, idx)), y: Int32Array.from(idx, (i) => set.labels[i]!) };
 }
 
-/**
- * The trainable variables of several modules (or name maps) in one map, each
- * name prefixed by its key, so one AdamW updates them all and the no-decay
- * rule still sees the local names (`bias`, `pos_embed`, `cls_token`). With
- * `all`, frozen weights too (what an EMA copies).
- */
+/** The library's `joinParams` with the recipes' short form: `all` = every variable (a momentum encoder's copy). */
 export function joinParams(parts: Record<string, NamedVariables>, all = false): Map<string, tf.Variable> {
-  const out = new Map<string, tf.Variable>();
-  for (const [prefix, part] of Object.entries(parts)) {
-    for (const [name, v] of (all ? namedVariables : namedTrainableVariables)(part)) out.set(`${prefix}.${name}`, v);
-  }
-  return out;
+  return libraryJoinParams(parts, { all });
 }
 
 /**

@@ -71,7 +71,7 @@ export interface AttentionForwardOptions {
 }
 
 /** Output of {@link Attention.forward}. */
-export interface AttentionOutput {
+export type AttentionOutput = {
   /** `[B, N, D]`. */
   out: tf.Tensor3D;
   /** `[B, heads, N, N]` softmax probabilities over keys, when asked for. */
@@ -79,7 +79,7 @@ export interface AttentionOutput {
 }
 
 /** Per-head queries, keys and values, each `[B, heads, N, D/heads]`. */
-export interface QkvHeads {
+export type QkvHeads = {
   /** Queries (unscaled). */
   q: tf.Tensor4D;
   /** Keys. */

@@ -72,7 +72,7 @@ export interface BlockForwardOptions {
 }
 
 /** Output of {@link Block.forward}. */
-export interface BlockOutput {
+export type BlockOutput = {
   /** `[B, N, D]`. */
   out: tf.Tensor3D;
   /** `[B, heads, N, N]`, when asked for. */

@@ -77,6 +77,11 @@ export class DropPath extends Module {
     this.rng = new Rng(this.config.seed);
   }
 
+  /** A re-seeded module restarts its generator from the new seed. */
+  protected override onReseed(): void {
+    this.reset(this.config.seed);
+  }
+
   /** Restarts the generator from `seed` (default: the config's seed). */
   reset(seed: number = this.config.seed): void {
     this.rng = new Rng(seed);

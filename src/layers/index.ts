@@ -54,3 +54,12 @@ export {
   type MultiwayBlockOutput,
 } from './multiway.js';
 export { causalMask, keyPaddingMask, combineMasks, checkAttnMask, MASK_VALUE } from './attention_mask.js';
+export {
+  ModuleList,
+  ModuleDict,
+  Sequential,
+  type ContainerOptions,
+  type SequentialForwardOptions,
+  type SequentialStep,
+  type TensorModule,
+} from './containers.js';

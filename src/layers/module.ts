@@ -48,15 +48,33 @@ export abstract class Module extends layers.Layer {
   private readonly subModules = new Map<string, Module>();
   /** Sub-modules whose keys sit at this module's level (see {@link Module.addModule}). */
   private readonly splicedModules = new Set<string>();
+  /** How each own weight was drawn, so {@link Module.reseed} can draw it again. */
+  private readonly ownInits = new Map<string, Init>();
+  /** Each own weight's own trainability (a fixed table is never trainable, whatever the module says). */
+  private readonly ownTrainable = new Map<string, boolean>();
   /** Seed from which every weight seed of this module is derived. */
-  protected readonly seed: number;
+  protected seed: number;
+  /** Whether the seed came from the author (constructor or {@link Module.reseed}), not the default. */
+  private seedGiven: boolean;
 
   constructor(args: { name?: string; seed?: number; trainable?: boolean } = {}) {
     super({ name: args.name, trainable: args.trainable ?? true });
     // Gradients are registered by the library itself, wherever it is imported.
     ensureGradients();
     this.seed = args.seed ?? 0;
+    this.seedGiven = args.seed !== undefined;
     this.built = true;
+  }
+
+  /**
+   * The class name tfjs-layers uses for default layer names and
+   * serialisation: the static `className` when the class declares one, else
+   * the JavaScript class name, so a user's subclass needs neither a `name`
+   * nor a `className` to be constructed.
+   */
+  override getClassName(): string {
+    const ctor = this.constructor as { className?: string; name: string };
+    return Object.prototype.hasOwnProperty.call(ctor, 'className') && ctor.className ? ctor.className : ctor.name || 'Module';
   }
 
   /**
@@ -69,10 +87,12 @@ export abstract class Module extends layers.Layer {
       throw new Error(`${this.getClassName()}: duplicate weight name '${name}'`);
     }
     const value = initTensor(init, shape, deriveSeed(this.seed, name));
-    const v = new LayerVariable(value, 'float32', `${this.name}/${name}`, trainable);
+    const v = new LayerVariable(value, 'float32', `${this.name}/${name}`, trainable && this.trainable);
     value.dispose();
     this.ownWeights.set(name, v);
     this.ownLayouts.set(name, options.layout ?? { kind: 'same' });
+    this.ownInits.set(name, init);
+    this.ownTrainable.set(name, trainable);
     return v;
   }
 
@@ -82,6 +102,12 @@ export abstract class Module extends layers.Layer {
    * module's own key level, without the `name.` prefix: for a reference that
    * keeps a part's weights at the top of its `state_dict` (MAE's encoder and
    * decoder, BEiT's encoder), while the part stays a reusable module here.
+   *
+   * A module built without an explicit `seed` is re-drawn here from
+   * `deriveSeed(this seed, name)` (see {@link Module.reseed}), as PyTorch's
+   * global generator would give each new part its own values: two sibling
+   * `Linear`s built without seeds never start identical, and the parent's
+   * seed decides them. A frozen parent freezes what it adopts.
    */
   protected addModule<M extends Module>(name: string, module: M, options: { spliceKeys?: boolean } = {}): M {
     if (this.ownWeights.has(name) || this.subModules.has(name)) {
@@ -98,7 +124,71 @@ export abstract class Module extends layers.Layer {
         throw new Error(`${this.getClassName() ?? this.constructor.name}: sub-module '${name}' brings weight key '${key}', which this module already has`);
       }
     }
+    if (!module.seedGiven) module.reseed(deriveSeed(this.seed, name));
+    if (!this.trainable) module.trainable = false;
     return module;
+  }
+
+  /**
+   * Re-draws every weight of this module and its sub-modules as if the module
+   * had been built with `seed`: own weights from `deriveSeed(seed, name)` with
+   * their initialisers, each sub-module from `deriveSeed(seed, key)`, then
+   * {@link Module.onReseed} (a model's own initialisation scheme). Called by
+   * {@link Module.addModule} for parts built without a seed.
+   */
+  reseed(seed: number): void {
+    if (!Number.isFinite(seed)) throw new Error(`${this.getClassName()}.reseed: seed must be a finite number, got ${String(seed)}`);
+    this.seed = seed;
+    this.seedGiven = true;
+    // Resolved configs record their seed; keep it truthful (they are plain objects).
+    const config = (this as unknown as { config?: { seed?: unknown } }).config;
+    if (config && typeof config === 'object' && typeof config.seed === 'number' && !Object.isFrozen(config)) config.seed = seed;
+    for (const [name, w] of this.ownWeights) {
+      const t = initTensor(this.ownInits.get(name)!, w.shape as number[], deriveSeed(seed, name));
+      w.write(t);
+      t.dispose();
+    }
+    for (const [name, m] of this.subModules) m.reseed(deriveSeed(seed, name));
+    this.onReseed();
+  }
+
+  /**
+   * Hook run at the end of {@link Module.reseed}, after every weight was
+   * re-drawn: a module whose initialisation is more than its weights'
+   * initialisers (BEiT's depth rescaling, a generator's state) redoes it here.
+   */
+  protected onReseed(): void {}
+
+  /**
+   * Whether an optimiser trains this module's weights. Setting it to false
+   * freezes every weight of the module and its sub-modules (PyTorch's
+   * `requires_grad_(False)`); setting it to true unfreezes them, except the
+   * weights that are fixed by construction (a sine-cosine table, running
+   * statistics).
+   */
+  override get trainable(): boolean {
+    return this.trainable_;
+  }
+
+  override set trainable(value: boolean) {
+    if (typeof value !== 'boolean') throw new Error(`${this.getClassName()}: trainable must be a boolean, got ${String(value)}`);
+    this.trainable_ = value;
+    // Called by the base constructor before this class's fields exist.
+    if (this.ownWeights === undefined) return;
+    for (const [name, w] of this.ownWeights) w.trainable = value && this.ownTrainable.get(name)!;
+    for (const m of this.subModules.values()) m.trainable = value;
+  }
+
+  /** Freezes every weight of this module and its sub-modules; returns this. */
+  freeze(): this {
+    this.trainable = false;
+    return this;
+  }
+
+  /** Undoes {@link Module.freeze}; returns this. */
+  unfreeze(): this {
+    this.trainable = true;
+    return this;
   }
 
   /** The key prefix of sub-module `name` under `p` (`p` ends with a dot or is empty). */
@@ -150,7 +240,7 @@ export abstract class Module extends layers.Layer {
   }
 
   override get trainableWeights(): LayerVariable[] {
-    if (!this.trainable) return [];
+    if (!this.trainable_) return [];
     return [...this.namedWeights().values()].filter((w) => w.trainable);
   }
 
@@ -160,7 +250,7 @@ export abstract class Module extends layers.Layer {
 
   override get nonTrainableWeights(): LayerVariable[] {
     const all = [...this.namedWeights().values()];
-    return this.trainable ? all.filter((w) => !w.trainable) : all;
+    return this.trainable_ ? all.filter((w) => !w.trainable) : all;
   }
 
   override set nonTrainableWeights(_w: LayerVariable[]) {

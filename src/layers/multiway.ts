@@ -281,7 +281,7 @@ export interface MultiwayBlockForwardOptions {
 }
 
 /** Output of {@link MultiwayBlock.forward}. */
-export interface MultiwayBlockOutput {
+export type MultiwayBlockOutput = {
   /** `[B, T, C]`. */
   out: tf.Tensor3D;
   /** `[B, heads, T, T]` softmax probabilities over all keys, when asked for. */

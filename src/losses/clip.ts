@@ -32,7 +32,7 @@ export interface ClipLossOptions {
 }
 
 /** What {@link clipLoss} returns (the caller disposes all three). */
-export interface ClipLossOutput {
+export type ClipLossOutput = {
   /** Mean of the image-to-text and text-to-image cross-entropies. */
   loss: tf.Scalar;
   /** `exp(logitScale) * I T^T`, `[B, B]`; row `i` scores image `i` against every text. */

@@ -15,7 +15,7 @@ export interface MocoV3LossOptions {
 }
 
 /** What {@link mocoV3Loss} returns (the caller disposes all three). */
-export interface MocoV3LossOutput {
+export type MocoV3LossOutput = {
   /** `lossQ1K2 + lossQ2K1`. */
   loss: tf.Scalar;
   /** `ctr(q1, k2)`. */

@@ -7,7 +7,7 @@ import { checkFloat, checkInteger, checkPositive, checkRank, checkSameShape, fmt
 import { stopGradient } from './stop_gradient.js';
 
 /** TinyMIM's token relation maps of one attention block (probabilities). */
-export interface Relations {
+export type Relations = {
   /** `softmax(q k^T * scale)`, `[B, H, N, N]`, rows sum to 1. */
   qk: tf.Tensor;
   /** `softmax(v v^T * scale)`, `[B, H, N, N]`, rows sum to 1. */
@@ -130,7 +130,7 @@ export function relationKL(student: tf.Tensor, teacher: tf.Tensor): tf.Scalar {
 }
 
 /** What {@link relationDistillationLoss} returns (the caller disposes all three). */
-export interface RelationDistillationOutput {
+export type RelationDistillationOutput = {
   /** `qkLoss + vvLoss` (TinyMIM sums them). */
   loss: tf.Scalar;
   /** KL between the Q-K relations. */

@@ -344,6 +344,11 @@ export class BEiT extends Module {
     this.initializeWeights();
   }
 
+  /** A re-seeded model redoes its own initialisation from the new seed. */
+  protected override onReseed(): void {
+    this.initializeWeights();
+  }
+
   /** BEiT's `_init_weights` + `fix_init_weight` (see {@link beitInitWeights}), drawn from the model seed. */
   initializeWeights(): void {
     beitInitWeights(this, this.encoder, [this.maskToken], this.seed, true);

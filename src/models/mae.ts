@@ -155,7 +155,7 @@ export class MAE extends Module {
   /** Patches per image `L`. */
   readonly numPatches: number;
   /** The model's own mask generator, used when a forward call names no noise source. */
-  private readonly maskRng: Rng;
+  private maskRng: Rng;
 
   constructor(config: MAEConfig = {}) {
     super({ name: config.name, seed: config.seed });
@@ -241,6 +241,12 @@ export class MAE extends Module {
     const t = initTensor({ kind: 'normal', std: 0.02 }, w.shape as number[], deriveSeed(this.encoder.config.seed, 'cls_token'));
     w.write(t);
     t.dispose();
+  }
+
+  /** A re-seeded model redoes its own initialisation from the new seed. */
+  protected override onReseed(): void {
+    this.maskRng = new Rng(deriveSeed(this.config.seed, 'mask'));
+    this.initializeWeights();
   }
 
   /**

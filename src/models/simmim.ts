@@ -86,6 +86,11 @@ export class SimMIM extends Module {
     this.initializeWeights();
   }
 
+  /** A re-seeded model redoes its own initialisation from the new seed. */
+  protected override onReseed(): void {
+    this.initializeWeights();
+  }
+
   /**
    * SimMIM's ViT initialisation (BEiT's scheme, {@link beitInitWeights}):
    * `trunc_normal(0.02)` tokens, position table and Linear weights, depth-scaled

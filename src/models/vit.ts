@@ -95,7 +95,7 @@ export interface VitForwardOptions {
 }
 
 /** Output of {@link VisionTransformer.forwardFeatures} and {@link VisionTransformer.forwardTokens}. */
-export interface VitFeatures {
+export type VitFeatures = {
   /** Normalised tokens `[B, T, D]` (`T = 1 + N` with the class token). */
   tokens: tf.Tensor3D;
   /** Per block `[B, heads, T, T]`, when asked for. */

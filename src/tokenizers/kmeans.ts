@@ -33,7 +33,7 @@ export interface KMeansOptions {
 }
 
 /** What {@link kMeans} returns. */
-export interface KMeansResult {
+export type KMeansResult = {
   /** `[k, dim]` row-major centroids. */
   centroids: Float32Array;
   /** Number of clusters. */

@@ -11,6 +11,7 @@ export {
 export {
   DEFAULT_NO_WEIGHT_DECAY,
   decays,
+  joinParams,
   layerId,
   layerwiseLrScales,
   namedTrainableVariables,

@@ -56,14 +56,56 @@ function collectVariables(fn: string, source: NamedVariables, trainableOnly: boo
 }
 
 /**
- * Default keywords of parameters that never decay: class, mask and
- * distillation tokens (every local name containing `token`), absolute position
- * tables (`pos_embed`, `decoder_pos_embed`) and relative position tables
- * (`relative_position_bias_table`, as Swin/SimMIM's `no_weight_decay_keywords`).
- * This extends timm's `no_weight_decay()` list (`pos_embed`, `cls_token`,
- * `dist_token`) and MAE's (`decoder_pos_embed`, `mask_token`).
+ * One optimiser's parameters over several modules (PyTorch's
+ * `list(a.parameters()) + list(b.parameters())`): the trainable variables of
+ * each part (every variable with `all: true`, as a momentum encoder copies
+ * them), keyed `<part>.<name>`, so the no-decay rule and the layer-wise
+ * decay still see the reference names.
+ *
+ * @example
+ * ```ts
+ * const params = joinParams({ visual: vit, text: textTower, head });
+ * const opt = new AdamW(paramGroupsWeightDecay(params), { lr: 5e-4 });
+ * ```
  */
-export const DEFAULT_NO_WEIGHT_DECAY: readonly string[] = ['token', 'pos_embed', 'relative_position_bias_table'];
+export function joinParams(parts: Readonly<Record<string, NamedVariables>>, options: { all?: boolean } = {}): Map<string, tf.Variable> {
+  if (parts === null || typeof parts !== 'object' || Array.isArray(parts)) {
+    throw new Error(`joinParams: parts must be an object of Modules or Maps by name, got ${parts === null ? 'null' : typeof parts}`);
+  }
+  const collect = options.all === true ? namedVariables : namedTrainableVariables;
+  const out = new Map<string, tf.Variable>();
+  const owner = new Map<tf.Variable, string>();
+  for (const [prefix, part] of Object.entries(parts)) {
+    if (prefix === '') throw new Error(`joinParams: part names must be non-empty, got ''`);
+    for (const [name, v] of collect(part)) {
+      const prev = owner.get(v);
+      // One variable in two parts would be updated twice per step.
+      if (prev !== undefined) throw new Error(`joinParams: variable '${prefix}.${name}' is also '${prev}'; a weight may belong to one part only`);
+      owner.set(v, `${prefix}.${name}`);
+      out.set(`${prefix}.${name}`, v);
+    }
+  }
+  return out;
+}
+
+/**
+ * Default keywords of parameters that never decay: class, mask,
+ * distillation and register tokens (`cls_token`, `mask_token`, `dist_token`,
+ * `reg_token`), absolute position tables (`pos_embed`, `decoder_pos_embed`)
+ * and relative position tables (`relative_position_bias_table`, as
+ * Swin/SimMIM's `no_weight_decay_keywords`). This extends timm's
+ * `no_weight_decay()` list (`pos_embed`, `cls_token`, `dist_token`) and MAE's
+ * (`decoder_pos_embed`, `mask_token`). A vocabulary such as open_clip's
+ * `token_embedding` is a weight matrix and decays, as open_clip decays it.
+ */
+export const DEFAULT_NO_WEIGHT_DECAY: readonly string[] = [
+  'cls_token',
+  'mask_token',
+  'dist_token',
+  'reg_token',
+  'pos_embed',
+  'relative_position_bias_table',
+];
 
 /**
  * The no-decay rule: weights with two or more dimensions decay; biases, norms,

@@ -20,7 +20,7 @@ export interface TrainStepOptions {
 }
 
 /** Result of {@link trainStep}. */
-export interface TrainStepResult {
+export type TrainStepResult = {
   /** The loss before the update. */
   loss: number;
   /** Global L2 norm of the gradients before clipping; `null` unless clipped or asked for. */
