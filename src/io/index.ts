@@ -68,3 +68,4 @@ export {
   RELATIVE_POSITION_BIAS_KEY,
   type LoadMimWeightsOptions,
 } from './converters_mim.js';
+export { openClipConverter, openClipVisionConverter, openClipTextConverter } from './converters_clip.js';

@@ -29,7 +29,7 @@ export {
   gatherRelativePositionBias,
   type RelativePositionBiasConfig,
 } from './rel_pos_bias.js';
-export { Mlp, gelu, type MlpConfig } from './mlp.js';
+export { Mlp, gelu, quickGelu, type MlpConfig, type MlpActivation } from './mlp.js';
 export { LayerScale, type LayerScaleConfig } from './layer_scale.js';
 export { DropPath, dropPath, type DropPathConfig } from './drop_path.js';
 export {
@@ -63,3 +63,4 @@ export {
   type SequentialStep,
   type TensorModule,
 } from './containers.js';
+export { AttentionalPooler, type AttentionalPoolerConfig } from './attentional_pooler.js';

@@ -43,3 +43,29 @@ export {
   type BeitOutput,
 } from './beit.js';
 export { SimMIM, simmimVitBasePatch16, simmimTiny, type SimMIMConfig, type ResolvedSimMIMConfig, type SimMIMOutput } from './simmim.js';
+export {
+  TextTransformer,
+  checkTokenIds,
+  openClipInitBlocks,
+  type TextTransformerConfig,
+  type ResolvedTextTransformerConfig,
+  type TextForwardOptions,
+  type TextPool,
+} from './text_transformer.js';
+export {
+  ClipVisionTransformer,
+  type ClipVisionConfig,
+  type ResolvedClipVisionConfig,
+  type ClipVisionForwardOptions,
+} from './clip_vision.js';
+export {
+  CLIP,
+  FLIP,
+  clipVitB32,
+  clipVitB16,
+  clipVitB32QuickGelu,
+  type CLIPConfig,
+  type FLIPConfig,
+  type ClipForwardOptions,
+  type ClipOutput,
+} from './clip.js';
