@@ -69,3 +69,4 @@ export {
   type LoadMimWeightsOptions,
 } from './converters_mim.js';
 export { openClipConverter, openClipVisionConverter, openClipTextConverter } from './converters_clip.js';
+export { beit3Converter } from './converters_beit3.js';

@@ -51,6 +51,7 @@ export {
   type SubLnFeedForwardConfig,
   type MultiwayBlockConfig,
   type MultiwayBlockForwardOptions,
+  type MultiwayAttentionForwardOptions,
   type MultiwayBlockOutput,
 } from './multiway.js';
 export { causalMask, keyPaddingMask, combineMasks, checkAttnMask, MASK_VALUE } from './attention_mask.js';

@@ -69,3 +69,21 @@ export {
   type ClipForwardOptions,
   type ClipOutput,
 } from './clip.js';
+export {
+  BEiT3,
+  BEiT3Mdm,
+  Beit3VisionEmbedding,
+  resolveBeit3Config,
+  beit3BasePatch16,
+  beit3LargePatch16,
+  beit3Tiny,
+  type BEiT3Config,
+  type BEiT3MdmConfig,
+  type ResolvedBEiT3Config,
+  type Beit3Inputs,
+  type Beit3ForwardOptions,
+  type Beit3Features,
+  type Beit3MdmInputs,
+  type Beit3MdmOutput,
+  type Beit3CheckedInputs,
+} from './beit3.js';
