@@ -69,3 +69,10 @@ export {
   type ClipForwardOptions,
   type ClipOutput,
 } from './clip.js';
+export {
+  zeroShotClassifier,
+  zeroShotLogits,
+  type PromptTemplate,
+  type ZeroShotClassifierOptions,
+  type ZeroShotLogitsOptions,
+} from './zero_shot.js';
