@@ -70,6 +70,13 @@ export {
   type ClipOutput,
 } from './clip.js';
 export {
+  zeroShotClassifier,
+  zeroShotLogits,
+  type PromptTemplate,
+  type ZeroShotClassifierOptions,
+  type ZeroShotLogitsOptions,
+} from './zero_shot.js';
+export {
   BEiT3,
   BEiT3Mdm,
   Beit3VisionEmbedding,

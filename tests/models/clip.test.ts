@@ -6,6 +6,8 @@ import { AttentionalPooler } from '../../src/layers/attentional_pooler.js';
 import { quickGelu } from '../../src/layers/mlp.js';
 import { CLIP, FLIP, clipVitB16, clipVitB32, type CLIPConfig } from '../../src/models/clip.js';
 import { TextTransformer } from '../../src/models/text_transformer.js';
+import { zeroShotClassifier, zeroShotLogits } from '../../src/models/zero_shot.js';
+import { WordTokenizer } from '../../src/tokenizers/index.js';
 import { exportWeights, loadWeights } from '../../src/io/state_dict.js';
 import { openClipConverter, openClipTextConverter } from '../../src/io/converters_clip.js';
 import { clampLogitScale } from '../../src/losses/clip.js';
@@ -314,5 +316,40 @@ describe('FLIP', () => {
     tf.dispose([lossUnmasked, lossEval]);
     expect(tf.memory().numTensors).toBe(before);
     expect(evalF.shape).toEqual([2, 8]);
+  });
+});
+
+describe('zeroShotClassifier', () => {
+  it('class rows = normalize(mean over templates of normalised text features); logits = 100 cos', () => {
+    const tok = WordTokenizer.fromTexts(['a photo of a red circle', 'a drawing of the blue square']);
+    const m = new CLIP({ ...TINY, text: { ...TINY.text, vocabSize: tok.vocabSize, contextLength: 8 } });
+    const classes = ['red circle', 'blue square', 'red square'];
+    const templates = ['a photo of a {}', (c: string) => `a drawing of the ${c}`];
+    const before = tf.memory().numTensors;
+    const cls = zeroShotClassifier(m, tok, classes, templates, { classesPerBatch: 2 });
+    expect(cls.shape).toEqual([3, 8]);
+    const want = tf.tidy(() => {
+      const rows = classes.map((c) => {
+        const { ids } = tok.batch([`a photo of a ${c}`, `a drawing of the ${c}`], 8);
+        const f = m.encodeText(ids, { normalize: true });
+        const mean = tf.mean(f, 0);
+        return tf.div(mean, tf.norm(mean));
+      });
+      return tf.stack(rows);
+    });
+    expectClose(cls, want, 1e-6, 1e-5);
+    const x = uniformTensor([2, 16, 16, 3], 9);
+    const logits = zeroShotLogits(m, x, cls);
+    const img = m.encodeImage(x, { normalize: true });
+    tf.tidy(() => expectClose(logits, tf.mul(tf.matMul(img, cls, false, true), 100), 1e-4, 1e-4));
+    tf.dispose([want, x, logits, img, cls]);
+    expect(tf.memory().numTensors).toBe(before);
+    expectThrowsEarly(() => zeroShotClassifier(m, tok, [], templates), /classnames must be a non-empty array of strings/);
+    expectThrowsEarly(() => zeroShotClassifier(m, tok, classes, ['no placeholder']), /templates\[0\] must be a string with '\{\}'/);
+    const badCls = tf.zeros([3, 5]);
+    const x2 = uniformTensor([1, 16, 16, 3], 1);
+    expectThrowsEarly(() => zeroShotLogits(m, x2, badCls), /classifier must be \[C, E=8\].*got shape \[3,5\]/);
+    tf.dispose([badCls, x2]);
+    m.dispose();
   });
 });
