@@ -89,3 +89,5 @@ export {
   exportWeightsWithBatchNorm,
   saveWeightsWithBatchNorm,
 } from './converters_ssl.js';
+export { openClipConverter, openClipVisionConverter, openClipTextConverter } from './converters_clip.js';
+export { beit3Converter } from './converters_beit3.js';

@@ -36,6 +36,18 @@ const geluWithGrad = tf.customGrad(((x: tf.Tensor, save: tf.GradSaveFunc) => {
   };
 }) as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as (x: tf.Tensor) => tf.Tensor;
 
+/**
+ * QuickGELU `x * sigmoid(1.702 x)`, the GELU approximation of OpenAI's CLIP
+ * (open_clip `QuickGELU`, `quick_gelu=True`): its released weights were
+ * trained with it, so loading them needs it.
+ */
+export function quickGelu(x: tf.Tensor): tf.Tensor {
+  return tf.tidy(() => tf.mul(x, tf.sigmoid(tf.mul(x, 1.702))));
+}
+
+/** Activation of an {@link Mlp}: the exact `'gelu'` or CLIP's `'quickGelu'`. */
+export type MlpActivation = 'gelu' | 'quickGelu';
+
 /** Config of {@link Mlp}. */
 export interface MlpConfig {
   /** Input (and, by default, output) width `D`. */
@@ -51,6 +63,8 @@ export interface MlpConfig {
   outFeatures?: number;
   /** Whether `fc1` and `fc2` have biases. Default `true` (timm). */
   bias?: boolean;
+  /** Hidden activation. Default `'gelu'` (exact, timm); `'quickGelu'` for OpenAI CLIP weights. */
+  act?: MlpActivation;
   /** Seed of the initial weights. Default 0. */
   seed?: number;
   /** Layer name. */
@@ -59,7 +73,7 @@ export interface MlpConfig {
 
 /**
  * The transformer feed-forward network (timm `Mlp`): `fc2(GELU(fc1(x)))` with
- * the exact {@link gelu}. Weights: `fc1.weight`, `fc1.bias`, `fc2.weight`,
+ * the exact {@link gelu} (or {@link quickGelu} with `act: 'quickGelu'`). Weights: `fc1.weight`, `fc1.bias`, `fc2.weight`,
  * `fc2.bias`.
  *
  * Shapes: `x: [..., D]` -> `[..., outFeatures]`.
@@ -67,7 +81,14 @@ export interface MlpConfig {
 export class Mlp extends Module {
   static readonly className = 'MimkitMlp';
   /** Resolved config. */
-  readonly config: { inFeatures: number; hiddenFeatures: number; outFeatures: number; bias: boolean; seed: number };
+  readonly config: {
+    inFeatures: number;
+    hiddenFeatures: number;
+    outFeatures: number;
+    bias: boolean;
+    act: MlpActivation;
+    seed: number;
+  };
   /** First projection `D -> hidden`. */
   readonly fc1: Linear;
   /** Second projection `hidden -> out`. */
@@ -86,7 +107,9 @@ export class Mlp extends Module {
     }
     if (!Number.isInteger(outF) || outF <= 0) throw new Error(`Mlp: outFeatures must be a positive integer, got ${outF}`);
     const bias = config.bias ?? true;
-    this.config = { inFeatures: inF, hiddenFeatures: hidden, outFeatures: outF, bias, seed: config.seed ?? 0 };
+    const act = config.act ?? 'gelu';
+    if (act !== 'gelu' && act !== 'quickGelu') throw new Error(`Mlp: act must be 'gelu' or 'quickGelu', got '${String(act)}'`);
+    this.config = { inFeatures: inF, hiddenFeatures: hidden, outFeatures: outF, bias, act, seed: config.seed ?? 0 };
     this.fc1 = this.addModule('fc1', new Linear({ inFeatures: inF, outFeatures: hidden, bias, seed: this.childSeed('fc1') }));
     this.fc2 = this.addModule('fc2', new Linear({ inFeatures: hidden, outFeatures: outF, bias, seed: this.childSeed('fc2') }));
   }
@@ -96,7 +119,8 @@ export class Mlp extends Module {
     if (x.shape[x.rank - 1] !== this.config.inFeatures) {
       throw new Error(`Mlp: x last dimension must be inFeatures=${this.config.inFeatures}, got shape [${x.shape}]`);
     }
-    return tf.tidy(() => this.fc2.forward(gelu(this.fc1.forward(x))));
+    const act = this.config.act === 'quickGelu' ? quickGelu : gelu;
+    return tf.tidy(() => this.fc2.forward(act(this.fc1.forward(x))));
   }
 
   override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {

@@ -30,3 +30,4 @@ export {
   type RelationDistillationOutput,
 } from './relation.js';
 export { barlowTwinsLoss, type BarlowTwinsLossOptions } from './barlow_twins.js';
+export { CLIP_SANE_MAX_LOG_LOGIT_SCALE } from './clip.js';

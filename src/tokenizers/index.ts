@@ -18,3 +18,15 @@ export {
   type KMeansFitReport,
 } from './kmeans_tokenizer.js';
 export { ColorPaletteTokenizer, type ColorPaletteTokenizerConfig } from './color_palette.js';
+export {
+  batchTokens,
+  WordTokenizer,
+  splitWords,
+  BpeTokenizer,
+  bytesToUnicode,
+  type TextTokenizer,
+  type TokenBatch,
+  type WordTokenizerConfig,
+  type BpeTokenizerConfig,
+  type BpeClean,
+} from './text/index.js';
