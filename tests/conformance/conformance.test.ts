@@ -23,7 +23,7 @@ const KINDS = readdirSync(KINDS_DIR)
  * kinds file (the first test fails until you do). The in-repo cases have no
  * such list: every one of them must pass.
  */
-const NOT_YET_IMPLEMENTED: readonly string[] = ['beit3_model', 'clip_model', 'dino_model', 'moco_v3_model'];
+const NOT_YET_IMPLEMENTED: readonly string[] = [];
 
 describe('conformance cases', () => {
   it('NOT_YET_IMPLEMENTED names only kinds that really have no kinds file', () => {
