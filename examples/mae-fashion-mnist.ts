@@ -87,8 +87,8 @@ const USAGE = `usage: tsx examples/mae-fashion-mnist.ts [options]
   --probe-test N     held-out images the k-NN probe classifies (default 500)
   --feature mean|cls encoder feature for the probes (default mean)
   --ft-labels N      labelled training images for fine-tuning (default 1000)
-  --ft-steps N       fine-tuning steps, each run (default 150)
-  --ft-batch N       fine-tuning batch (default 64)
+  --ft-steps N       fine-tuning steps, each run (default 60)
+  --ft-batch N       fine-tuning batch (default 32)
   --ft-lr X          fine-tuning peak learning rate (default 2e-3)
   --backend cpu|wasm (default wasm)
   --out PATH         reconstruction grid PNG (default out/mae-reconstructions.png)
@@ -171,8 +171,8 @@ function parseOptions(argv: string[]): Options | null {
     probeTest: intFlag('probe-test', values['probe-test'], quick ? 20 : 500),
     feature,
     ftLabels: intFlag('ft-labels', values['ft-labels'], quick ? 32 : 1000),
-    ftSteps: intFlag('ft-steps', values['ft-steps'], quick ? 2 : 150),
-    ftBatch: intFlag('ft-batch', values['ft-batch'], quick ? 16 : 64),
+    ftSteps: intFlag('ft-steps', values['ft-steps'], quick ? 2 : 60),
+    ftBatch: intFlag('ft-batch', values['ft-batch'], quick ? 16 : 32),
     ftLr: numberFlag('ft-lr', values['ft-lr'], 2e-3, 0),
     backend: parseBackend(values.backend),
     out: values.out ?? 'out/mae-reconstructions.png',
