@@ -50,10 +50,14 @@ import {
   deriveSeed,
   encodePng,
   imageGrid,
+  loadWeights,
+  maeConverter,
   maeMicro,
   maskedImage,
   pasteVisible,
+  readSafetensorsFile,
   Rng,
+  saveWeights,
   trainStep,
   type MAEConfig,
 } from '../src/index.js';
@@ -83,11 +87,13 @@ const USAGE = `usage: tsx examples/mae-fashion-mnist.ts [options]
   --probe-test N     held-out images the k-NN probe classifies (default 500)
   --feature mean|cls encoder feature for the probes (default mean)
   --ft-labels N      labelled training images for fine-tuning (default 1000)
-  --ft-steps N       fine-tuning steps, each run (default 150)
-  --ft-batch N       fine-tuning batch (default 64)
+  --ft-steps N       fine-tuning steps, each run (default 60)
+  --ft-batch N       fine-tuning batch (default 32)
   --ft-lr X          fine-tuning peak learning rate (default 2e-3)
   --backend cpu|wasm (default wasm)
   --out PATH         reconstruction grid PNG (default out/mae-reconstructions.png)
+  --save-weights P   pretrained weights, MAE's own names (default out/mae-pretrained.safetensors)
+  --load-weights P   start from these MAE weights and skip pretraining (evaluations only)
   --seed N           model, data-order and mask seed (default 0)
   --log-every N      a progress line every N steps when not on a terminal (default 10)
   --debug            also print tf.memory() every --log-every steps
@@ -111,6 +117,8 @@ interface Options {
   ftLr: number;
   backend: ExampleBackend;
   out: string;
+  saveWeights: string;
+  loadWeights: string | null;
   seed: number;
   logEvery: number;
   debug: boolean;
@@ -137,6 +145,8 @@ function parseOptions(argv: string[]): Options | null {
       'ft-lr': { type: 'string' },
       backend: { type: 'string' },
       out: { type: 'string' },
+      'save-weights': { type: 'string' },
+      'load-weights': { type: 'string' },
       seed: { type: 'string' },
       'log-every': { type: 'string' },
       debug: { type: 'boolean' },
@@ -161,11 +171,13 @@ function parseOptions(argv: string[]): Options | null {
     probeTest: intFlag('probe-test', values['probe-test'], quick ? 20 : 500),
     feature,
     ftLabels: intFlag('ft-labels', values['ft-labels'], quick ? 32 : 1000),
-    ftSteps: intFlag('ft-steps', values['ft-steps'], quick ? 2 : 150),
-    ftBatch: intFlag('ft-batch', values['ft-batch'], quick ? 16 : 64),
+    ftSteps: intFlag('ft-steps', values['ft-steps'], quick ? 2 : 60),
+    ftBatch: intFlag('ft-batch', values['ft-batch'], quick ? 16 : 32),
     ftLr: numberFlag('ft-lr', values['ft-lr'], 2e-3, 0),
     backend: parseBackend(values.backend),
     out: values.out ?? 'out/mae-reconstructions.png',
+    saveWeights: values['save-weights'] ?? 'out/mae-pretrained.safetensors',
+    loadWeights: values['load-weights'] ?? null,
     seed: intFlag('seed', values.seed, 0, 0),
     logEvery: intFlag('log-every', values['log-every'], quick ? 1 : 10),
     debug: values.debug === true,
@@ -269,8 +281,12 @@ async function main(): Promise<void> {
       `mask ratio ${c.maskRatio}, target ${c.target}; ${paramCount(model).toLocaleString('en-US')} parameters`,
   );
 
+  if (opt.loadWeights !== null) {
+    loadWeights(model, await readSafetensorsFile(opt.loadWeights), { converter: maeConverter });
+    console.log(`weights: ${opt.loadWeights} (pretraining skipped)`);
+  }
   const stepsPerEpoch = Math.floor(opt.trainSize / opt.batch);
-  const totalSteps = opt.steps ?? opt.epochs * stepsPerEpoch;
+  const totalSteps = opt.loadWeights !== null ? 0 : (opt.steps ?? opt.epochs * stepsPerEpoch);
   const epochs = Math.ceil(totalSteps / stepsPerEpoch);
   const warmup = opt.warmup ?? Math.round(0.1 * totalSteps);
   if (warmup >= totalSteps + 1) throw new Error(`--warmup ${warmup} must be below the number of steps ${totalSteps}`);
@@ -342,7 +358,12 @@ async function main(): Promise<void> {
     epochLosses.push(heldOut);
     console.log(`held-out loss (${evalImages} images, fixed masks): epoch ${epoch} ${heldOut.toFixed(4)}   (step ${step}, train avg ${runningLoss.toFixed(4)})`);
   }
-  const tensorsFlat = maxTensors === tensorsAfterFirstStep;
+  const tensorsFlat = step === 0 || maxTensors === tensorsAfterFirstStep;
+  if (step > 0) {
+    await mkdir(dirname(opt.saveWeights), { recursive: true });
+    await writeFile(opt.saveWeights, saveWeights(model, { converter: maeConverter }));
+    console.log(`weights: ${opt.saveWeights} (MAE's state_dict names; --load-weights reads them back)`);
+  }
   console.log(
     `tensors: ${tensorsFlat ? 'flat' : 'NOT flat'} across steps (${tensorsAfterFirstStep} after step 1, max ${maxTensors}); ` +
       `training ${formatDuration(trainSeconds)} (${(step / trainSeconds).toFixed(2)} steps/s, ${((step * opt.batch) / trainSeconds).toFixed(0)} img/s), ` +
