@@ -76,7 +76,7 @@ export abstract class Module extends layers.Layer {
   }
 
   /** Throws `<Class> '<name>' was disposed` if it was: a guard for the top of public methods. */
-  protected assertNotDisposed(): void {
+  protected checkNotDisposed(): void {
     if (this.disposedFlag) throw new Error(`${this.constructor.name} '${this.name}' was disposed`);
   }
 

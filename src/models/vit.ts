@@ -8,6 +8,8 @@ import { Module, type Weight } from '../layers/module.js';
 import { PatchEmbed, toPair } from '../layers/patch_embed.js';
 import { posEmbedInit, type PosEmbedKind } from '../layers/pos_embed.js';
 import type { Rng } from '../utils/random.js';
+import { checkVitBackboneConfig } from './vit_config_checks.js';
+import { checkTensorArg } from '../utils/config.js';
 
 /**
  * The backbone fields that {@link VisionTransformerConfig} and the
@@ -150,6 +152,7 @@ export class VisionTransformer extends Module {
   readonly norm: LayerNorm;
 
   constructor(config: VisionTransformerConfig = {}) {
+    checkVitBackboneConfig('VisionTransformer', config, { embedDim: 768, depth: 12, numHeads: 12, qkvBias: 'qkv' });
     super({ name: config.name, seed: config.seed });
     const c: ResolvedVitConfig = {
       imgSize: toPair('imgSize', 'VisionTransformer', config.imgSize ?? 224),
@@ -339,6 +342,7 @@ export class VisionTransformer extends Module {
 
   /** The whole encoder: `imgs [B, H, W, C]` -> normalised tokens `[B, P + N, D]` (and attentions). */
   forwardFeatures(imgs: tf.Tensor, options: VitForwardOptions = {}): VitFeatures {
+    checkTensorArg('VisionTransformer.forwardFeatures', 'imgs', imgs, { rank: 4, what: '[B, H, W, C] images' });
     // Validate the image before allocating anything.
     if (imgs.rank !== 4) {
       throw new Error(`VisionTransformer: imgs must have rank 4 [B, H, W, C] (NHWC), got shape [${imgs.shape}]`);

@@ -1,3 +1,3 @@
 export { matMul, linear, setExplicitTranspose } from './matmul.js';
 export { ensureGradients } from './gradients.js';
-export { gatherTokens, restoreTokens } from './permute.js';
+export { gatherTokens, restoreTokens, type TokenIndexOptions } from './permute.js';

@@ -138,7 +138,7 @@ function checkAllFinite(loss: number, grads: tf.NamedTensorMap): void {
   }
   const names = Object.keys(grads);
   const flags = tf.tidy(() => {
-    const perGrad = names.map((n) => tf.all(tf.isFinite(grads[n]!)).reshape([1]));
+    const perGrad = names.map((n) => tf.reshape(tf.all(tf.isFinite(grads[n]!)), [1]));
     return tf.concat(perGrad);
   });
   const ok = flags.dataSync();

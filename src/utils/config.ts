@@ -25,7 +25,7 @@ import * as tf from '@tensorflow/tfjs-core';
  */
 export const CONFIG_LIMITS = {
   /** Any width: embedding, hidden, head and vocabulary dimensions. */
-  maxDim: 1 << 20,
+  maxDim: 1 << 16,
   /** Blocks in a stack. */
   maxDepth: 1024,
   /** Attention heads. */
@@ -36,6 +36,11 @@ export const CONFIG_LIMITS = {
   maxPatchSize: 1 << 12,
   /** Image channels. */
   maxChannels: 1 << 12,
+  /**
+   * Estimated weights of one model (2^31, 8 GiB of float32; ViT-g has 1e9):
+   * checked before anything is built.
+   */
+  maxParams: 2 ** 31,
   /** Entries of a precomputed schedule (epochs x iterations per epoch). */
   maxScheduleSteps: 1e8,
 } as const;
@@ -191,11 +196,11 @@ export interface TensorArgSpec {
  * divide by the batch size: tfjs-wasm throws `RuntimeError: divide by zero`).
  */
 export function checkTensorArg(where: string, name: string, x: unknown, spec: TensorArgSpec = {}): asserts x is tf.Tensor {
-  const what = spec.what !== undefined ? ` (${spec.what})` : '';
+  const what = spec.what !== undefined ? ` ${spec.what}` : '';
   if (!(x instanceof tf.Tensor)) throw new Error(`${where}: ${name} must be a tf.Tensor${what}, got ${describeValue(x)}`);
   if (x.isDisposed) throw new Error(`${where}: ${name} is a disposed tensor`);
   if (spec.rank !== undefined && x.rank !== spec.rank) {
-    throw new Error(`${where}: ${name} must have rank ${spec.rank}${what}, got shape [${x.shape.join(', ')}]`);
+    throw new Error(`${where}: ${name} must have rank ${spec.rank}${what}, got shape [${x.shape.join(',')}]`);
   }
   const dtypes = spec.dtypes ?? ['float32'];
   if (!dtypes.includes(x.dtype)) {
@@ -204,4 +209,63 @@ export function checkTensorArg(where: string, name: string, x: unknown, spec: Te
   if ((spec.nonEmpty ?? true) && x.rank > 0 && x.shape[0] === 0) {
     throw new Error(`${where}: ${name} has an empty batch (shape [${x.shape.join(', ')}]); at least one sample is needed`);
   }
+}
+
+/** An image or grid size: a positive integer or `[height, width]`, each at most `max`. */
+export function checkSize2d(where: string, name: string, v: unknown, max: number = CONFIG_LIMITS.maxImageSize): [number, number] {
+  const ok = (x: unknown): x is number => typeof x === 'number' && Number.isInteger(x) && x >= 1 && x <= max;
+  if (ok(v)) return [v, v];
+  if (Array.isArray(v) && v.length === 2 && ok(v[0]) && ok(v[1])) return [v[0], v[1]];
+  const got = Array.isArray(v) ? `[${v.map((x) => describeValue(x)).join(', ')}]` : describeValue(v);
+  throw new Error(`${where}: ${name} must be an integer in [1, ${max}] or [height, width] of such, got ${got}`);
+}
+
+/** Names and values of a transformer stack's sizes, for {@link checkTransformerStack}. */
+export interface TransformerStackSpec {
+  /** `[userName, value]` of the width, e.g. `['decoderEmbedDim', 512]`. */
+  dim: [string, unknown];
+  /** `[userName, value]` of the number of blocks. */
+  depth: [string, unknown];
+  /** `[userName, value]` of the number of heads. */
+  numHeads: [string, unknown];
+  /** `[userName, value]` of the MLP ratio. */
+  mlpRatio: [string, unknown];
+  /** Extra tokens-by-width weights (position tables): their element count. */
+  extraParams?: number;
+}
+
+/**
+ * Checks a transformer stack's sizes under the USER's parameter names
+ * (`MAE: decoderEmbedDim ...`, not an inner part's `PixelDecoder: embedDim`):
+ * integer width, depth and heads within {@link CONFIG_LIMITS}, width
+ * divisible by heads, MLP ratio > 0, and a parameter estimate
+ * (`depth * (4 + 2 * mlpRatio) * dim^2`) under `maxParams`, so nothing is
+ * built for a model that could not fit in memory.
+ */
+export function checkTransformerStack(where: string, spec: TransformerStackSpec): { dim: number; depth: number; numHeads: number; mlpRatio: number } {
+  const dim = requireInt(where, spec.dim[0], spec.dim[1], { min: 1, max: CONFIG_LIMITS.maxDim });
+  const depth = requireInt(where, spec.depth[0], spec.depth[1], { min: 0, max: CONFIG_LIMITS.maxDepth });
+  const numHeads = requireInt(where, spec.numHeads[0], spec.numHeads[1], { min: 1, max: CONFIG_LIMITS.maxHeads });
+  if (dim % numHeads !== 0) {
+    throw new Error(`${where}: ${spec.dim[0]} ${dim} is not divisible by ${spec.numHeads[0]} ${numHeads}`);
+  }
+  const mlpRatio = requireNumber(where, spec.mlpRatio[0], spec.mlpRatio[1], { min: 0, minExclusive: true, max: 64 });
+  checkParamBudget(where, depth * (4 + 2 * mlpRatio) * dim * dim + (spec.extraParams ?? 0), `${spec.dim[0]} ${dim}, ${spec.depth[0]} ${depth}`);
+  return { dim, depth, numHeads, mlpRatio };
+}
+
+/** Refuses a model whose estimated parameter count exceeds `CONFIG_LIMITS.maxParams`. */
+export function checkParamBudget(where: string, estimate: number, what: string): void {
+  if (!(estimate <= CONFIG_LIMITS.maxParams)) {
+    throw new Error(
+      `${where}: ${what} would need about ${estimate.toExponential(2)} weights, above the limit of ` +
+        `${CONFIG_LIMITS.maxParams.toExponential(2)} (CONFIG_LIMITS.maxParams); nothing was built`,
+    );
+  }
+}
+
+/** A required config object: like {@link checkConfigObject}, but `undefined` is refused too. */
+export function requireConfig<T extends object>(where: string, config: T | undefined, known?: readonly string[]): T {
+  if (config === undefined) throw new Error(`${where}: a config object is required, got undefined`);
+  return checkConfigObject(where, config, known);
 }
