@@ -9,7 +9,16 @@ import { toPair } from '../layers/patch_embed.js';
 import { sincosPosEmbed2dData } from '../layers/pos_embed.js';
 import { restoreTokens } from '../ops/permute.js';
 import type { Rng } from '../utils/random.js';
-import { CONFIG_LIMITS, checkSize2d, checkTensorArg, checkTransformerStack, optionalBool, requireConfig, requireInt } from '../utils/config.js';
+import {
+  CONFIG_LIMITS,
+  checkSize2d,
+  checkTensorArg,
+  checkTransformerStack,
+  optionalBool,
+  orDefault,
+  requireConfig,
+  requireInt,
+} from '../utils/config.js';
 
 /** Config of {@link PixelDecoder}. Defaults are MAE's (`mae_vit_*_dec512d8b`). */
 export interface PixelDecoderConfig {
@@ -94,7 +103,7 @@ export class PixelDecoder extends Module {
     requireInt('PixelDecoder', 'encoderDim', config.encoderDim, { min: 1, max: CONFIG_LIMITS.maxDim });
     requireInt('PixelDecoder', 'outDim', config.outDim, { min: 1, max: CONFIG_LIMITS.maxDim });
     checkSize2d('PixelDecoder', 'gridSize', config.gridSize, 4096);
-    checkTransformerStack('PixelDecoder', { dim: ['embedDim', config.embedDim ?? 512], depth: ['depth', config.depth ?? 8], numHeads: ['numHeads', config.numHeads ?? 16], mlpRatio: ['mlpRatio', config.mlpRatio ?? 4] });
+    checkTransformerStack('PixelDecoder', { dim: ['embedDim', orDefault(config.embedDim, 512)], depth: ['depth', orDefault(config.depth, 8)], numHeads: ['numHeads', orDefault(config.numHeads, 16)], mlpRatio: ['mlpRatio', orDefault(config.mlpRatio, 4)] });
     optionalBool('PixelDecoder', 'classToken', config.classToken, true);
     super({ name: config.name, seed: config.seed });
     const c: ResolvedPixelDecoderConfig = {

@@ -121,15 +121,17 @@ function preview(v: unknown, depth = 0, budget = { left: 80 }): string {
 export const SAFETENSORS_LIMITS = { maxHeaderBytes: 100_000_000, maxEntries: 100_000, maxNesting: 8 } as const;
 
 /**
- * One pass over the header text, outside strings: the deepest nesting and
+ * One pass over the header bytes, outside strings: the deepest nesting and
  * the number of top-level members. Throws as soon as a limit is passed.
+ * Runs on the raw bytes, before UTF-8 decoding (structural characters are
+ * ASCII, and no byte of a multi-byte UTF-8 sequence is below 0x80).
  */
-function scanHeader(text: string): void {
+function scanHeader(text: Uint8Array): void {
   let depth = 0;
   let members = 0;
   let inString = false;
   for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
+    const c = text[i]!;
     if (inString) {
       if (c === 0x5c) i++; // backslash: skip the escaped character
       else if (c === 0x22) inString = false;
@@ -504,13 +506,13 @@ export function parseSafetensors(bytes: Uint8Array | ArrayBuffer, options: Parse
   if (headerLen > SAFETENSORS_LIMITS.maxHeaderBytes) {
     fail(`header length ${headerLen} exceeds the reader's limit of ${SAFETENSORS_LIMITS.maxHeaderBytes} bytes`);
   }
+  scanHeader(file.subarray(8, 8 + headerLen));
   let text: string;
   try {
     text = new TextDecoder('utf-8', { fatal: true }).decode(file.subarray(8, 8 + headerLen));
   } catch {
     return fail('header is not valid UTF-8');
   }
-  scanHeader(text);
   let header: unknown;
   try {
     header = JSON.parse(text);

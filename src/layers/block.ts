@@ -8,7 +8,7 @@ import { LayerScale } from './layer_scale.js';
 import { Mlp } from './mlp.js';
 import { Module, type Weight } from './module.js';
 import { toPair } from './patch_embed.js';
-import { checkTensorArg, checkTransformerStack, optionalNumber, requireConfig } from '../utils/config.js';
+import { checkTensorArg, checkTransformerStack, optionalNumber, orDefault, requireConfig } from '../utils/config.js';
 
 /**
  * Key names of the layer-scale vectors: `timm` -> `ls1.gamma` / `ls2.gamma`
@@ -121,7 +121,7 @@ export class Block extends Module {
   constructor(config: BlockConfig) {
     // numHeads is required, as in timm's Block (Attention alone defaults to 8).
     requireConfig('Block', config);
-    checkTransformerStack('Block', { dim: ['dim', config.dim], depth: ['depth', 1], numHeads: ['numHeads', config.numHeads], mlpRatio: ['mlpRatio', config.mlpRatio ?? 4] });
+    checkTransformerStack('Block', { dim: ['dim', config.dim], depth: ['depth', 1], numHeads: ['numHeads', config.numHeads], mlpRatio: ['mlpRatio', orDefault(config.mlpRatio, 4)] });
     optionalNumber('Block', 'dropPath', config.dropPath, 0, { min: 0, max: 1 });
     optionalNumber('Block', 'normEps', config.normEps, 1e-6, { min: 0, minExclusive: true });
     super({ name: config.name, seed: config.seed });

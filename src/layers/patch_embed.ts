@@ -3,7 +3,7 @@ import { serialization } from '@tensorflow/tfjs-core';
 import { linear } from '../ops/matmul.js';
 import { Module, type Weight } from './module.js';
 import { patchify } from './patchify.js';
-import { CONFIG_LIMITS, checkConfigObject, checkSize2d, checkTensorArg, optionalBool, optionalInt } from '../utils/config.js';
+import { CONFIG_LIMITS, checkConfigObject, checkSize2d, checkTensorArg, optionalBool, optionalInt, orDefault } from '../utils/config.js';
 
 /** Config of {@link PatchEmbed}. */
 export interface PatchEmbedConfig {
@@ -85,7 +85,7 @@ export class PatchEmbed extends Module {
 
   constructor(config: PatchEmbedConfig = {}) {
     checkConfigObject('PatchEmbed', config);
-    checkSize2d('PatchEmbed', 'imgSize', config.imgSize ?? 224);
+    checkSize2d('PatchEmbed', 'imgSize', orDefault(config.imgSize, 224));
     optionalInt('PatchEmbed', 'patchSize', config.patchSize, 16, { min: 1, max: CONFIG_LIMITS.maxPatchSize });
     optionalInt('PatchEmbed', 'inChans', config.inChans, 3, { min: 1, max: CONFIG_LIMITS.maxChannels });
     optionalInt('PatchEmbed', 'embedDim', config.embedDim, 768, { min: 1, max: CONFIG_LIMITS.maxDim });

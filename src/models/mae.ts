@@ -15,7 +15,7 @@ import { gatherTokens } from '../ops/permute.js';
 import { deriveSeed, Rng } from '../utils/random.js';
 import { VisionTransformer, type VitBackboneConfig } from './vit.js';
 import { checkVitBackboneConfig } from './vit_config_checks.js';
-import { CONFIG_LIMITS, checkConfigObject, checkTensorArg, checkTransformerStack, optionalBool, optionalInt } from '../utils/config.js';
+import { CONFIG_LIMITS, checkConfigObject, checkTensorArg, checkTransformerStack, optionalBool, optionalInt, orDefault } from '../utils/config.js';
 
 /** Every key of {@link MAEConfig}: anything else is refused (a misspelt option would be ignored). */
 const MAE_CONFIG_KEYS = [
@@ -170,13 +170,13 @@ export class MAE extends Module {
     checkVitBackboneConfig('MAE', config, { embedDim: 1024, depth: 24, numHeads: 16, qkvBias: 'qkv' });
     checkConfigObject('MAE', config, MAE_CONFIG_KEYS);
     const decoderDim = checkTransformerStack('MAE', {
-      dim: ['decoderEmbedDim', config.decoderEmbedDim ?? 512],
-      depth: ['decoderDepth', config.decoderDepth ?? 8],
-      numHeads: ['decoderNumHeads', config.decoderNumHeads ?? 16],
-      mlpRatio: ['mlpRatio', config.mlpRatio ?? 4],
+      dim: ['decoderEmbedDim', orDefault(config.decoderEmbedDim, 512)],
+      depth: ['decoderDepth', orDefault(config.decoderDepth, 8)],
+      numHeads: ['decoderNumHeads', orDefault(config.decoderNumHeads, 16)],
+      mlpRatio: ['mlpRatio', orDefault(config.mlpRatio, 4)],
     }).dim;
     if (decoderDim % 4 !== 0) throw new Error(`MAE: decoderEmbedDim ${decoderDim} must be a multiple of 4 (sine-cosine decoder_pos_embed)`);
-    const encoderDim = (config.embedDim ?? 1024) as number;
+    const encoderDim = (orDefault(config.embedDim, 1024)) as number;
     if (encoderDim % 4 !== 0) throw new Error(`MAE: embedDim ${encoderDim} must be a multiple of 4 (sine-cosine pos_embed)`);
     optionalBool('MAE', 'normPixLoss', config.normPixLoss, false);
     optionalInt('MAE', 'downsampleSize', config.downsampleSize, 4, { min: 1, max: CONFIG_LIMITS.maxPatchSize });

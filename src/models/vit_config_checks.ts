@@ -6,6 +6,7 @@ import {
   optionalBool,
   optionalNumber,
   optionalOneOf,
+  orDefault,
   requireInt,
   requireNumber,
 } from '../utils/config.js';
@@ -30,19 +31,19 @@ export interface VitBackboneDefaults {
  */
 export function checkVitBackboneConfig(where: string, config: unknown, defaults: VitBackboneDefaults): void {
   const c = checkConfigObject(where, config as Record<string, unknown> | undefined) as Record<string, unknown>;
-  const img = checkSize2d(where, 'imgSize', c['imgSize'] ?? 224);
-  const p = requireInt(where, 'patchSize', c['patchSize'] ?? 16, { min: 1, max: CONFIG_LIMITS.maxPatchSize });
+  const img = checkSize2d(where, 'imgSize', orDefault(c['imgSize'], 224));
+  const p = requireInt(where, 'patchSize', orDefault(c['patchSize'], 16), { min: 1, max: CONFIG_LIMITS.maxPatchSize });
   if (img[0] % p !== 0 || img[1] % p !== 0) {
     throw new Error(`${where}: imgSize ${img[0]}x${img[1]} is not divisible by patchSize ${p}`);
   }
-  const inChans = requireInt(where, 'inChans', c['inChans'] ?? 3, { min: 1, max: CONFIG_LIMITS.maxChannels });
+  const inChans = requireInt(where, 'inChans', orDefault(c['inChans'], 3), { min: 1, max: CONFIG_LIMITS.maxChannels });
   const numPatches = (img[0] / p) * (img[1] / p);
-  const embedDim = c['embedDim'] ?? defaults.embedDim;
+  const embedDim = orDefault(c['embedDim'], defaults.embedDim);
   checkTransformerStack(where, {
     dim: ['embedDim', embedDim],
-    depth: ['depth', c['depth'] ?? defaults.depth],
-    numHeads: ['numHeads', c['numHeads'] ?? defaults.numHeads],
-    mlpRatio: ['mlpRatio', c['mlpRatio'] ?? 4],
+    depth: ['depth', orDefault(c['depth'], defaults.depth)],
+    numHeads: ['numHeads', orDefault(c['numHeads'], defaults.numHeads)],
+    mlpRatio: ['mlpRatio', orDefault(c['mlpRatio'], 4)],
     extraParams: (numPatches + 1 + p * p * inChans) * (embedDim as number),
   });
   optionalOneOf(where, 'qkvBias', c['qkvBias'], defaults.qkvBias, ['qkv', 'none', 'qv'] as const);

@@ -79,6 +79,11 @@ export function checkConfigObject<T extends object>(where: string, config: T | u
   return config;
 }
 
+/** `v`, or `dflt` when `v` is `undefined` (NOT when it is `null`, unlike `??`). */
+export function orDefault<T>(v: T | undefined, dflt: T): T {
+  return v === undefined ? dflt : v;
+}
+
 /** Bounds of {@link requireInt} / {@link optionalInt}. */
 export interface IntRange {
   /** Smallest allowed value. Default 1. */

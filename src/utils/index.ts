@@ -2,6 +2,7 @@ export { Rng, deriveSeed } from './random.js';
 export {
   CONFIG_LIMITS,
   describeValue,
+  orDefault,
   checkConfigObject,
   requireConfig,
   requireInt,
