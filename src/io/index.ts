@@ -7,6 +7,7 @@ export {
   serializeSafetensors,
   SafetensorsFile,
   DTYPE_SIZES,
+  SAFETENSORS_LIMITS,
   f16BitsToNumber,
   numberToF16Bits,
   bf16BitsToNumber,

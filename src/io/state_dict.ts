@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
-import type { Module, TorchLayout } from '../layers/module.js';
+import { Module, type TorchLayout } from '../layers/module.js';
+import { describeValue } from '../utils/config.js';
 import { identityConverter, toForeignKey, toModuleKey, type WeightConverter } from './converters.js';
 import { planPositionResize, positionTargets, type PosEmbedResample, type ResizePlan } from './pos_resize.js';
 import { parseSafetensors, SafetensorsFile, serializeSafetensors, type SafetensorsEntry } from './safetensors.js';
@@ -47,6 +48,14 @@ export interface LoadWeightsOptions {
    * Default `false` (a size mismatch is an error).
    */
   resizePosEmbed?: boolean | PosEmbedResample;
+  /**
+   * What to do with a checkpoint value that is NaN or +-Infinity: `true`
+   * refuses the load (naming the key; nothing is written), `'warn'` loads
+   * and reports the keys through `console.warn`, `false` (the default) loads
+   * silently. The values are on the CPU at this point, so the check costs one
+   * pass over them.
+   */
+  checkFinite?: boolean | 'warn';
 }
 
 /** What {@link loadWeights} did, by key. */
@@ -158,7 +167,14 @@ function sourceTensors(source: StateDictSource): Map<string, SourceTensor> {
   if (source instanceof Map) {
     for (const [k, t] of source) {
       if (!(t instanceof tf.Tensor)) throw new Error(`loadWeights: source entry '${k}' is not a tf.Tensor`);
-      out.set(k, { shape: [...t.shape], dtype: t.dtype, read: () => Float32Array.from(t.dataSync() as ArrayLike<number>) });
+      out.set(k, {
+        shape: [...t.shape],
+        dtype: t.dtype,
+        read: () => {
+          if (t.isDisposed) throw new Error(`source tensor '${k}' is disposed`);
+          return Float32Array.from(t.dataSync() as ArrayLike<number>);
+        },
+      });
     }
     return out;
   }
@@ -195,6 +211,15 @@ export function loadWeights(module: Module, source: StateDictSource, options: Lo
   const prefix = options.prefix ?? '';
   if (typeof strict !== 'boolean') throw new Error(`loadWeights: strict must be a boolean, got ${String(strict)}`);
   if (typeof prefix !== 'string') throw new Error(`loadWeights: prefix must be a string, got ${String(prefix)}`);
+  const checkFinite = options.checkFinite ?? false;
+  if (checkFinite !== true && checkFinite !== false && checkFinite !== 'warn') {
+    throw new Error(`loadWeights: checkFinite must be true, false or 'warn', got ${describeValue(checkFinite)}`);
+  }
+  if (!(module instanceof Module)) throw new Error(`loadWeights: module must be a Module, got ${describeValue(module)}`);
+  if (module.isDisposed) throw new Error(`loadWeights: ${module.constructor.name} '${module.name}' was disposed`);
+  if (!(source instanceof Map) && !(source instanceof SafetensorsFile) && !(source instanceof Uint8Array) && !(source instanceof ArrayBuffer)) {
+    throw new Error(`loadWeights: source must be a SafetensorsFile, bytes or a Map<string, tf.Tensor>, got ${describeValue(source)}`);
+  }
   const resize = resolveResize(options.resizePosEmbed, converter);
   const targets = resize ? positionTargets(module) : new Map();
   const plans = new Map<string, Extract<ResizePlan, { from: string }>>(); // module key -> resize
@@ -257,14 +282,38 @@ export function loadWeights(module: Module, source: StateDictSource, options: Lo
   }
   if (problems.length > 0) throw new Error(`${where}: ${problems.join('; ')}`);
 
-  const loaded: string[] = [];
+  // Every value is read (and checked) before the first write, so a source
+  // that fails halfway (a disposed tensor, a corrupt F16 block, a NaN) leaves
+  // the module exactly as it was.
+  const values = new Map<string, Float32Array>();
+  const nonFinite: string[] = [];
   for (const [moduleKey, fileKey] of assigned) {
     const weight = weights.get(moduleKey)!;
     const layout = layouts.get(moduleKey) ?? { kind: 'same' };
-    const plan = plans.get(moduleKey);
-    const raw = tensors.get(fileKey)!.read();
-    const values = fromTorchLayout(plan ? plan.ok(raw) : raw, weight.shape as number[], layout);
-    const t = tf.tensor(values, weight.shape as number[], 'float32');
+    let raw: Float32Array;
+    try {
+      const read = tensors.get(fileKey)!.read();
+      const plan = plans.get(moduleKey);
+      raw = plan ? plan.ok(read) : read;
+    } catch (e) {
+      throw new Error(`${where}: cannot read '${fileKey}' (for '${moduleKey}'): ${e instanceof Error ? e.message : String(e)}; nothing was loaded`);
+    }
+    if (checkFinite !== false) {
+      const i = raw.findIndex((v) => !Number.isFinite(v));
+      if (i >= 0) nonFinite.push(`'${fileKey}' (element ${i} is ${raw[i]})`);
+    }
+    values.set(moduleKey, fromTorchLayout(raw, weight.shape as number[], layout));
+  }
+  if (nonFinite.length > 0) {
+    const msg = `non-finite values in ${nonFinite.length} tensor(s): ${nonFinite.slice(0, 10).join(', ')}${nonFinite.length > 10 ? ', ...' : ''}`;
+    if (checkFinite === true) throw new Error(`${where}: ${msg}; nothing was loaded (checkFinite)`);
+    console.warn(`${where}: ${msg}`);
+  }
+
+  const loaded: string[] = [];
+  for (const [moduleKey, data] of values) {
+    const weight = weights.get(moduleKey)!;
+    const t = tf.tensor(data, weight.shape as number[], 'float32');
     try {
       weight.write(t);
     } finally {

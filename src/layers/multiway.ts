@@ -9,6 +9,7 @@ import { LayerNorm } from './layer_norm.js';
 import { Linear } from './linear.js';
 import { gelu } from './mlp.js';
 import { Module } from './module.js';
+import { CONFIG_LIMITS, checkTensorArg, checkTransformerStack, optionalBool, optionalNumber, requireConfig, requireInt } from '../utils/config.js';
 
 /**
  * BEiT-3's Multiway Transformer (Wang et al. 2023, "Image as a Foreign
@@ -438,6 +439,12 @@ export class MultiwayBlock extends Module {
   private readonly dropPath2: DropPath;
 
   constructor(config: MultiwayBlockConfig) {
+    requireConfig('MultiwayBlock', config);
+    checkTransformerStack('MultiwayBlock', { dim: ['embedDim', config.embedDim], depth: ['depth', 1], numHeads: ['heads', config.heads], mlpRatio: ['mlpRatio', 1] });
+    if (config.ffnDim !== undefined) requireInt('MultiwayBlock', 'ffnDim', config.ffnDim, { min: 1, max: CONFIG_LIMITS.maxDim * 64 });
+    optionalBool('MultiwayBlock', 'subln', config.subln, true);
+    optionalBool('MultiwayBlock', 'vlExpert', config.vlExpert, false);
+    optionalNumber('MultiwayBlock', 'dropPath', config.dropPath, 0, { min: 0, max: 1 });
     super({ name: config.name, seed: config.seed });
     const { embedDim, heads } = config;
     if (!Number.isInteger(embedDim) || embedDim <= 0) {
@@ -487,6 +494,7 @@ export class MultiwayBlock extends Module {
 
   /** `x: [B, T, C]` -> `{out: [B, T, C], attn?: [B, heads, T, T]}`. */
   forward(x: tf.Tensor, options: MultiwayBlockForwardOptions = {}): MultiwayBlockOutput {
+    checkTensorArg('MultiwayBlock.forward', 'x', x, { rank: 3, what: '[B, N, embedDim]' });
     const c = this.config.embedDim;
     if (!(x instanceof tf.Tensor) || x.rank !== 3 || x.shape[2] !== c) {
       throw new Error(`MultiwayBlock: x must be [B, T, embedDim=${c}], got ${x instanceof tf.Tensor ? `shape [${x.shape}]` : typeof x}`);

@@ -20,6 +20,7 @@ export function checkRank(fn: string, name: string, t: unknown, rank: number, wh
   if (t.rank !== rank) {
     throw new Error(`${fn}: ${name} must have rank ${rank} (${what}), got shape ${fmtShape(t)}`);
   }
+  checkNotEmpty(fn, name, t);
 }
 
 /** Throws unless `t` is a tf.Tensor of at least rank `minRank`. */
@@ -30,9 +31,20 @@ export function checkMinRank(fn: string, name: string, t: unknown, minRank: numb
   if (t.rank < minRank) {
     throw new Error(`${fn}: ${name} must have rank >= ${minRank} (${what}), got shape ${fmtShape(t)}`);
   }
+  checkNotEmpty(fn, name, t);
 }
 
 /** Throws unless `b` has exactly the shape of `a`. */
+/**
+ * Refuses a disposed or empty tensor: every loss here is a mean over a batch,
+ * undefined when it is empty (and tfjs-wasm's `sum` of an empty tensor
+ * returns stale memory, a plausible finite loss).
+ */
+export function checkNotEmpty(fn: string, name: string, t: tf.Tensor): void {
+  if (t.isDisposed) throw new Error(`${fn}: ${name} is a disposed tensor`);
+  if (t.size === 0) throw new Error(`${fn}: ${name} is empty (shape ${fmtShape(t)}); the loss over an empty batch is undefined`);
+}
+
 export function checkSameShape(fn: string, nameA: string, a: tf.Tensor, nameB: string, b: tf.Tensor): void {
   if (!tf.util.arraysEqual(a.shape, b.shape)) {
     throw new Error(

@@ -58,6 +58,10 @@ export function maskedMseLoss(
   if (mask.dtype !== 'float32' && mask.dtype !== 'bool' && mask.dtype !== 'int32') {
     throw new Error(`${fn}: mask must be float32, int32 or bool, got dtype ${mask.dtype}`);
   }
+  if (pred.size === 0) {
+    // tfjs-wasm's sum of an empty tensor reads stale memory: refuse instead.
+    throw new Error(`${fn}: pred is empty (shape ${fmtShape(pred)}); the mean over an empty batch is undefined`);
+  }
   const t =
     options.normPixLoss === true ? normalizedPixelTargets(target, { eps: options.normEps ?? 1e-6 }) : target;
   try {

@@ -183,6 +183,9 @@ export class TextMasker {
       if (!Number.isInteger(ids[i])) {
         throw new Error(`${who}: ids must be integers, got ${ids[i]} at flat index ${i}`);
       }
+      if (ids[i]! < 0 || ids[i]! >= this.vocabSize) {
+        throw new Error(`${who}: ids must be in [0, vocabSize=${this.vocabSize}), got ${ids[i]} at flat index ${i}`);
+      }
     }
     const rng = toRng(who, random);
     const batchSize = ids.length / seqLen;

@@ -9,6 +9,8 @@ import { PatchEmbed, toPair } from '../layers/patch_embed.js';
 import { posEmbedInit, type PosEmbedKind } from '../layers/pos_embed.js';
 import { resamplePosTable, type InterpolationMode } from '../ops/resize.js';
 import type { Rng } from '../utils/random.js';
+import { checkVitBackboneConfig } from './vit_config_checks.js';
+import { checkTensorArg } from '../utils/config.js';
 
 /**
  * The backbone fields that {@link VisionTransformerConfig} and the
@@ -219,6 +221,7 @@ export class VisionTransformer extends Module {
   readonly norm: LayerNorm;
 
   constructor(config: VisionTransformerConfig = {}) {
+    checkVitBackboneConfig('VisionTransformer', config, { embedDim: 768, depth: 12, numHeads: 12, qkvBias: 'qkv' });
     super({ name: config.name, seed: config.seed });
     const c: ResolvedVitConfig = {
       imgSize: toPair('imgSize', 'VisionTransformer', config.imgSize ?? 224),
@@ -484,6 +487,7 @@ export class VisionTransformer extends Module {
    * multiples of the patch size (`N = (H/p)(W/p)`).
    */
   forwardFeatures(imgs: tf.Tensor, options: VitForwardOptions = {}): VitFeatures {
+    checkTensorArg('VisionTransformer.forwardFeatures', 'imgs', imgs, { rank: 4, what: '[B, H, W, C] images' });
     // Validate the image before allocating anything.
     if (imgs.rank !== 4) {
       throw new Error(`VisionTransformer: imgs must have rank 4 [B, H, W, C] (NHWC), got shape [${imgs.shape}]`);

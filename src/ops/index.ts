@@ -4,7 +4,7 @@
  */
 export { matMul, linear, setExplicitTranspose } from './matmul.js';
 export { ensureGradients } from './gradients.js';
-export { gatherTokens, restoreTokens } from './permute.js';
+export { gatherTokens, restoreTokens, type TokenIndexOptions } from './permute.js';
 export {
   interpolationMatrix,
   resizeGrid,

@@ -72,7 +72,7 @@ describe('Block', () => {
     const blk = new Block({ dim: 8, numHeads: 2 });
     const x = tf.zeros([2, 8]);
     const before = tf.memory().numTensors;
-    expect(() => blk.forward(x)).toThrow(/x must be \[B, N, dim=8\], got shape \[2,8\]/);
+    expect(() => blk.forward(x)).toThrow(/x must have rank 3 \[B, N, dim\], got shape \[2,8\]/);
     expect(tf.memory().numTensors).toBe(before);
   });
 });

@@ -84,7 +84,7 @@ describe('PatchEmbed', () => {
 
   it('rejects bad config and input before any tensor work', () => {
     expect(() => new PatchEmbed({ imgSize: [30, 32], patchSize: 16 })).toThrow(/imgSize 30x32 is not divisible by patchSize 16/);
-    expect(() => new PatchEmbed({ imgSize: 16, patchSize: 4, embedDim: 0 })).toThrow(/embedDim must be a positive integer, got 0/);
+    expect(() => new PatchEmbed({ imgSize: 16, patchSize: 4, embedDim: 0 })).toThrow(/embedDim must be an integer in \[1, 65536\], got 0/);
     const pe = new PatchEmbed({ imgSize: 8, patchSize: 4, inChans: 3, embedDim: 4 });
     const loose = new PatchEmbed({ imgSize: 8, patchSize: 4, inChans: 3, embedDim: 4, strictImgSize: false });
     const bad = [tf.zeros([8, 8, 3]), tf.zeros([1, 8, 8, 1]), tf.zeros([1, 12, 8, 3]), tf.zeros([1, 10, 8, 3])];
