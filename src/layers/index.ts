@@ -53,3 +53,4 @@ export {
   type MultiwayBlockForwardOptions,
   type MultiwayBlockOutput,
 } from './multiway.js';
+export { checkpoint } from './checkpoint.js';

@@ -173,6 +173,7 @@ export class MAE extends Module {
       mlpRatio: config.mlpRatio ?? 4,
       qkvBias: config.qkvBias ?? 'qkv',
       normEps: config.normEps ?? 1e-6,
+      checkpointing: config.checkpointing ?? false,
       maskRatio: config.maskRatio ?? 0.75,
       normPixLoss,
       target: config.target ?? (normPixLoss ? 'normPixels' : 'pixels'),
@@ -211,6 +212,7 @@ export class MAE extends Module {
       qkvBias: c.qkvBias,
       posEmbed: 'sincos',
       normEps: c.normEps,
+      checkpointing: c.checkpointing,
       seed: this.childSeed('encoder'),
     }), { spliceKeys: true });
     this.gridSize = this.encoder.gridSize;
@@ -225,6 +227,7 @@ export class MAE extends Module {
       mlpRatio: c.mlpRatio,
       qkvBias: c.qkvBias,
       normEps: c.normEps,
+      checkpointing: c.checkpointing,
       seed: this.childSeed('decoder'),
     }), { spliceKeys: true });
     this.maskRng = new Rng(deriveSeed(c.seed, 'mask'));

@@ -36,8 +36,8 @@ export interface AdamWConfig {
   eps?: number;
   /**
    * The smallest `eps` used when the backend stores floats in 16 bits
-   * (`tf.backend().floatPrecision() === 16`: tfjs's WebGL backend on devices
-   * without float32 render targets, or with `WEBGL_FORCE_F16_TEXTURES`).
+   * ({@link halfPrecisionBackend}: tfjs's WebGL backend on devices without
+   * float32 render targets, or with `WEBGL_FORCE_F16_TEXTURES`).
    * There `1e-8` is below float16's smallest subnormal (6e-8), the second
    * moment of small gradients underflows to 0 too, and `m / (0 + 0)` turns
    * every weight into NaN after one update; an eps of 1e-4 (a little above
@@ -96,10 +96,18 @@ export interface ResolvedGroup {
 }
 
 /**
- * Whether the active backend stores floats in 16 bits (tfjs's WebGL backend
- * without float32 render targets, or with `WEBGL_FORCE_F16_TEXTURES`).
+ * Whether the active backend stores floats in 16 bits: tfjs's WebGL backend
+ * without float32 render targets (`WEBGL_RENDER_FLOAT32_ENABLED` false) or
+ * with `WEBGL_FORCE_F16_TEXTURES`; for other backends,
+ * `floatPrecision() === 16`. (WebGL's own `floatPrecision()` is not asked:
+ * in tfjs 4.22 it answers 16 when float32 render targets are enabled, and
+ * it reads back synchronously.)
  */
 export function halfPrecisionBackend(): boolean {
+  if (tf.getBackend() === 'webgl') {
+    const env = tf.env();
+    return env.getBool('WEBGL_FORCE_F16_TEXTURES') || !env.getBool('WEBGL_RENDER_FLOAT32_ENABLED');
+  }
   const b = tf.backend() as { floatPrecision?: () => number };
   return typeof b.floatPrecision === 'function' && b.floatPrecision() === 16;
 }
