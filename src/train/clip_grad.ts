@@ -8,9 +8,24 @@ export interface ClippedGrads<T extends tf.NamedTensorMap | tf.Tensor[]> {
   totalNorm: number;
 }
 
-/** sqrt(sum_i ||g_i||^2): the 2-norm of the stacked per-tensor 2-norms. */
-function normTensor(grads: tf.Tensor[]): tf.Tensor {
-  return tf.tidy(() => tf.sqrt(tf.addN(grads.map((g) => tf.sum(tf.square(tf.cast(g, 'float32')))))));
+/**
+ * sqrt(sum_i ||g_i||^2): the 2-norm of the stacked per-tensor 2-norms. The
+ * squares are summed pairwise, not with `tf.addN`: tfjs-webgpu's AddN binds
+ * every input as a storage buffer and silently computes garbage beyond the
+ * device's limit (8-10 buffers), which made clipping wrong on WebGPU.
+ * @internal
+ */
+export function normTensor(grads: tf.Tensor[]): tf.Scalar {
+  return tf.tidy(() => {
+    if (grads.length === 0) return tf.scalar(0);
+    let terms = grads.map((g) => tf.sum(tf.square(tf.cast(g, 'float32'))));
+    while (terms.length > 1) {
+      const next: tf.Tensor[] = [];
+      for (let i = 0; i < terms.length; i += 2) next.push(i + 1 < terms.length ? tf.add(terms[i]!, terms[i + 1]!) : terms[i]!);
+      terms = next;
+    }
+    return tf.sqrt(terms[0]!) as tf.Scalar;
+  });
 }
 
 /**

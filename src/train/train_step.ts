@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { ensureGradients } from '../ops/gradients.js';
 import { Module } from '../layers/module.js';
 import type { GradientOptimizer } from './adamw.js';
-import { clipGradNorm, clipGradNormTensor, globalGradNorm } from './clip_grad.js';
+import { clipGradNorm, clipGradNormTensor, globalGradNorm, normTensor } from './clip_grad.js';
 import { namedTrainableVariables, type NamedVariables } from './param_groups.js';
 
 /** Options of {@link trainStep}. */
@@ -101,7 +101,7 @@ export async function trainStepAsync(
       norm = c.totalNorm;
       toApply = c.grads;
     } else if (options.returnGradNorm === true) {
-      norm = globalNormTensor(grads);
+      norm = normTensor(Object.values(grads));
     }
     optimizer.step(toApply, lr);
     const [lossData, normData] = await Promise.all([value.data(), norm === null ? null : norm.data()]);
@@ -112,15 +112,6 @@ export async function trainStepAsync(
     if (clipped !== null) tf.dispose(clipped);
     if (norm !== null) norm.dispose();
   }
-}
-
-/** sqrt(sum_i ||g_i||^2) as a scalar tensor. */
-function globalNormTensor(grads: tf.NamedTensorMap): tf.Scalar {
-  return tf.tidy(() => {
-    const list = Object.values(grads);
-    if (list.length === 0) return tf.scalar(0);
-    return tf.sqrt(tf.addN(list.map((g) => tf.sum(tf.square(tf.cast(g, 'float32')))))) as tf.Scalar;
-  });
 }
 
 /** Validates a step's arguments before any tensor work; returns the variables to differentiate. */
