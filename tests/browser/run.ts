@@ -85,6 +85,12 @@ const RUNS: RunSpec[] = [
   },
 ];
 
+/**
+ * Per run. SwiftShader compiles every shader on the CPU: about 2.5 minutes
+ * for a WebGL run on a 2-core machine under a load average of 20.
+ */
+const PAGE_TIMEOUT_MS = 360_000;
+
 const TYPES: Record<string, string> = {
   '.html': 'text/html', '.js': 'text/javascript', '.wasm': 'application/wasm', '.json': 'application/json',
   '.safetensors': 'application/octet-stream',
@@ -108,6 +114,10 @@ function serve(dir: string, caseFiles: Map<string, string>): Promise<{ server: S
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
     let body: Buffer | string | null = null;
     let path = url.pathname;
+    if (path === '/favicon.ico') {
+      res.writeHead(204).end();
+      return;
+    }
     if (path === '/' || path === '/index.html') {
       path = '/index.html';
       body = '<!doctype html><meta charset="utf-8"><title>mimkit browser test</title><script type="module" src="/page.js"></script>';
@@ -142,7 +152,7 @@ async function runOne(spec: RunSpec, port: number, browserPath: string, headed: 
     page.on('console', (m) => console.push(m.text()));
     page.on('pageerror', (e) => console.push(`pageerror: ${e.message}`));
     await page.goto(`http://127.0.0.1:${port}/?${spec.query}`);
-    await page.waitForFunction('globalThis.__mimkitReport !== undefined', undefined, { timeout: 150_000, polling: 250 });
+    await page.waitForFunction('globalThis.__mimkitReport !== undefined', undefined, { timeout: PAGE_TIMEOUT_MS, polling: 250 });
     const r = (await page.evaluate('globalThis.__mimkitReport')) as PageReport;
     if (r.error) r.error += `\nconsole:\n${console.slice(-10).join('\n')}`;
     return r;
