@@ -3,6 +3,8 @@ export {
   serializeSafetensors,
   SafetensorsFile,
   DTYPE_SIZES,
+  isFloatDtype,
+  f8BitsToNumber,
   f16BitsToNumber,
   numberToF16Bits,
   bf16BitsToNumber,
