@@ -15,3 +15,4 @@ export * from './train/index.js';
 export * from './io/index.js';
 export * from './analysis/index.js';
 export * from './transforms/index.js';
+export * from './heads/index.js';

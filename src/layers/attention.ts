@@ -1,10 +1,12 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { serialization } from '@tensorflow/tfjs-core';
 import { matMul } from '../ops/matmul.js';
+import { checkAttnMask } from './attention_mask.js';
 import { Linear } from './linear.js';
 import { Module, type Weight } from './module.js';
 import { toPair } from './patch_embed.js';
 import { gatherRelativePositionBias, numRelativeDistance, relativePositionIndex } from './rel_pos_bias.js';
+import { CONFIG_LIMITS, checkTensorArg, optionalBool, optionalInt, requireConfig, requireInt } from '../utils/config.js';
 
 /**
  * Where the fused `qkv` projection gets its bias:
@@ -58,6 +60,15 @@ export interface AttentionForwardOptions {
    * (`RelativePositionBias.forward()`). Default none.
    */
   relPosBias?: tf.Tensor;
+  /**
+   * An additive float32 mask added to the logits before the softmax (after
+   * any relative position bias), broadcastable to `[B, heads, N, N]`:
+   * `[N, N]` (e.g. `causalMask(N)`), `[B, 1, N, N]`, `[B, 1, 1, N]` (e.g.
+   * `keyPaddingMask(padding)`) or `[1, 1, N, N]`; 0 = attend, `-1e9`
+   * (`MASK_VALUE`) = never attend. Validated before any tensor work. Default
+   * none.
+   */
+  attnMask?: tf.Tensor;
 }
 
 /** Output of {@link Attention.forward}. */
@@ -125,6 +136,10 @@ export class Attention extends Module {
   readonly relativePositionIndex: Int32Array | null;
 
   constructor(config: AttentionConfig) {
+    requireConfig('Attention', config);
+    requireInt('Attention', 'dim', config.dim, { min: 1, max: CONFIG_LIMITS.maxDim });
+    optionalInt('Attention', 'numHeads', config.numHeads, 8, { min: 1, max: CONFIG_LIMITS.maxHeads });
+    optionalBool('Attention', 'projBias', config.projBias, true);
     super({ name: config.name, seed: config.seed });
     const dim = config.dim;
     const numHeads = config.numHeads ?? 8;
@@ -191,6 +206,15 @@ export class Attention extends Module {
   }
 
   /**
+   * Throws, before any tensor work, unless `mask` (when given) is an additive
+   * float32 mask broadcastable to `[batch, heads, n, n]`, see
+   * {@link AttentionForwardOptions.attnMask}.
+   */
+  checkAttnMask(batch: number, n: number, mask: tf.Tensor | undefined): void {
+    if (mask !== undefined) checkAttnMask(mask, batch, this.config.numHeads, n, 'Attention');
+  }
+
+  /**
    * The per-head q, k, v of `x` (before scaling), each `[B, heads, N, d]`;
    * exposed for relation distillation (TinyMIM) and analysis.
    */
@@ -219,11 +243,14 @@ export class Attention extends Module {
 
   /**
    * `x: [B, N, D]` -> `{ out: [B, N, D], attn?: [B, heads, N, N] }`; with
-   * `options.relPosBias` `[heads, N, N]` added to the logits.
+   * `options.relPosBias` `[heads, N, N]` and `options.attnMask` (additive,
+   * broadcastable to `[B, heads, N, N]`) added to the logits.
    */
   forward(x: tf.Tensor, options: AttentionForwardOptions = {}): AttentionOutput {
+    checkTensorArg('Attention.forward', 'x', x, { rank: 3, what: '[B, N, dim]' });
     this.validate(x);
     this.checkRelPosBias(x.shape[1]!, options.relPosBias);
+    this.checkAttnMask(x.shape[0]!, x.shape[1]!, options.attnMask);
     const result = tf.tidy(() => {
       const [b, n] = x.shape as [number, number, number];
       const { dim, numHeads } = this.config;
@@ -234,10 +261,11 @@ export class Attention extends Module {
       const v3 = tf.reshape(v, [b * numHeads, n, d]);
       let logits = matMul(q3, k3, false, true);
       const table = this.relativePositionBiasTable;
-      if (table || options.relPosBias) {
+      if (table || options.relPosBias || options.attnMask) {
         let l4 = tf.reshape(logits, [b, numHeads, n, n]);
         if (table) l4 = tf.add(l4, gatherRelativePositionBias(table.read(), this.relativePositionIndex!));
         if (options.relPosBias) l4 = tf.add(l4, options.relPosBias);
+        if (options.attnMask) l4 = tf.add(l4, options.attnMask);
         logits = tf.reshape(l4, [b * numHeads, n, n]);
       }
       const probs = tf.softmax(logits, -1);

@@ -5,9 +5,10 @@ import { Attention, type AttentionConfig, type AttentionForwardOptions, type Qkv
 import { DropPath } from './drop_path.js';
 import { LayerNorm } from './layer_norm.js';
 import { LayerScale } from './layer_scale.js';
-import { Mlp } from './mlp.js';
+import { Mlp, type MlpActivation } from './mlp.js';
 import { Module, type Weight } from './module.js';
 import { toPair } from './patch_embed.js';
+import { checkTensorArg, checkTransformerStack, optionalNumber, orDefault, requireConfig } from '../utils/config.js';
 
 /**
  * Key names of the layer-scale vectors: `timm` -> `ls1.gamma` / `ls2.gamma`
@@ -34,6 +35,8 @@ export interface BlockConfig {
   layerScaleNaming?: LayerScaleNaming;
   /** Stochastic-depth rate of both residual branches. Default 0 (off). */
   dropPath?: number;
+  /** MLP activation. Default `'gelu'` (exact); `'quickGelu'` for OpenAI CLIP weights. */
+  act?: MlpActivation;
   /** LayerNorm epsilon. Default 1e-6 (timm ViT, MAE, BEiT use `partial(nn.LayerNorm, eps=1e-6)`). */
   normEps?: number;
   /**
@@ -63,6 +66,12 @@ export interface BlockForwardOptions {
    * encoder), see {@link AttentionForwardOptions.relPosBias}. Default none.
    */
   relPosBias?: tf.Tensor;
+  /**
+   * An additive attention mask broadcastable to `[B, heads, N, N]` (causal
+   * `[N, N]`, key padding `[B, 1, 1, N]`, ...), see
+   * {@link AttentionForwardOptions.attnMask}. Default none.
+   */
+  attnMask?: tf.Tensor;
 }
 
 /** Output of {@link Block.forward}. */
@@ -98,6 +107,7 @@ export class Block extends Module {
     dropPath: number;
     normEps: number;
     relPosBias: [number, number] | null;
+    act: MlpActivation;
     seed: number;
   };
   /** Norm before attention (`norm1`). */
@@ -118,6 +128,11 @@ export class Block extends Module {
   readonly dropPath2: DropPath;
 
   constructor(config: BlockConfig) {
+    // numHeads is required, as in timm's Block (Attention alone defaults to 8).
+    requireConfig('Block', config);
+    checkTransformerStack('Block', { dim: ['dim', config.dim], depth: ['depth', 1], numHeads: ['numHeads', config.numHeads], mlpRatio: ['mlpRatio', orDefault(config.mlpRatio, 4)] });
+    optionalNumber('Block', 'dropPath', config.dropPath, 0, { min: 0, max: 1 });
+    optionalNumber('Block', 'normEps', config.normEps, 1e-6, { min: 0, minExclusive: true });
     super({ name: config.name, seed: config.seed });
     const c = {
       dim: config.dim,
@@ -129,6 +144,7 @@ export class Block extends Module {
       dropPath: config.dropPath ?? 0,
       normEps: config.normEps ?? 1e-6,
       relPosBias: config.relPosBias == null ? null : toPair('relPosBias', 'Block', config.relPosBias),
+      act: config.act ?? 'gelu',
       seed: config.seed ?? 0,
     };
     if (c.layerScaleNaming !== 'timm' && c.layerScaleNaming !== 'beit') {
@@ -159,7 +175,7 @@ export class Block extends Module {
       }
     }
     this.norm2 = this.addModule('norm2', new LayerNorm({ dim: c.dim, eps: c.normEps }));
-    this.mlp = this.addModule('mlp', new Mlp({ inFeatures: c.dim, mlpRatio: c.mlpRatio, seed: this.childSeed('mlp') }));
+    this.mlp = this.addModule('mlp', new Mlp({ inFeatures: c.dim, mlpRatio: c.mlpRatio, act: c.act, seed: this.childSeed('mlp') }));
     if (c.initValues !== null) {
       if (c.layerScaleNaming === 'timm') {
         g2 = this.addModule('ls2', new LayerScale({ dim: c.dim, initValues: c.initValues })).gamma;
@@ -176,15 +192,18 @@ export class Block extends Module {
 
   /** `x: [B, N, D]` -> `{ out: [B, N, D], attn?: [B, heads, N, N] }`. */
   forward(x: tf.Tensor, options: BlockForwardOptions = {}): BlockOutput {
+    checkTensorArg('Block.forward', 'x', x, { rank: 3, what: '[B, N, dim]' });
     if (x.rank !== 3 || x.shape[2] !== this.config.dim) {
       throw new Error(`Block: x must be [B, N, dim=${this.config.dim}], got shape [${x.shape}]`);
     }
     this.attn.checkRelPosBias(x.shape[1]!, options.relPosBias);
+    this.attn.checkAttnMask(x.shape[0]!, x.shape[1]!, options.attnMask);
     const dp = { training: options.training, rng: options.rng };
     const r = tf.tidy(() => {
       const a = this.attn.forward(this.norm1.forward(x), {
         returnAttention: options.returnAttention,
         relPosBias: options.relPosBias,
+        attnMask: options.attnMask,
       });
       let h = a.out as tf.Tensor;
       if (this.gamma1) h = tf.mul(h, this.gamma1.read());

@@ -1,3 +1,7 @@
+/**
+ * Building blocks: `Module` (weights by reference name, seeds, freezing), containers, linear and norm layers, patch and position embeddings, attention, MLP, ViT and Multiway blocks.
+ * @module layers
+ */
 export { Module, type Weight, type TorchLayout, type ParamOptions } from './module.js';
 export { initTensor, type Init } from './init.js';
 export { Linear, type LinearConfig } from './linear.js';
@@ -29,7 +33,7 @@ export {
   gatherRelativePositionBias,
   type RelativePositionBiasConfig,
 } from './rel_pos_bias.js';
-export { Mlp, gelu, type MlpConfig } from './mlp.js';
+export { Mlp, gelu, quickGelu, type MlpConfig, type MlpActivation } from './mlp.js';
 export { LayerScale, type LayerScaleConfig } from './layer_scale.js';
 export { DropPath, dropPath, type DropPathConfig } from './drop_path.js';
 export {
@@ -51,8 +55,10 @@ export {
   type SubLnFeedForwardConfig,
   type MultiwayBlockConfig,
   type MultiwayBlockForwardOptions,
+  type MultiwayAttentionForwardOptions,
   type MultiwayBlockOutput,
 } from './multiway.js';
+export { causalMask, keyPaddingMask, combineMasks, checkAttnMask, MASK_VALUE } from './attention_mask.js';
 export {
   ModuleList,
   ModuleDict,
@@ -63,3 +69,5 @@ export {
   type TensorModule,
 } from './containers.js';
 export { WeightNormLinear, type WeightNormLinearConfig } from './weight_norm_linear.js';
+export { BatchNorm1d, batchNormModules, batchNormBuffers, type BatchNorm1dConfig, type BatchNormForwardOptions } from './batch_norm.js';
+export { AttentionalPooler, type AttentionalPoolerConfig } from './attentional_pooler.js';

@@ -3,6 +3,7 @@ import { ensureGradients } from '../ops/gradients.js';
 import { serialization } from '@tensorflow/tfjs-core';
 import { Linear } from './linear.js';
 import { Module } from './module.js';
+import { CONFIG_LIMITS, checkTensorArg, optionalBool, optionalNumber, requireConfig, requireInt } from '../utils/config.js';
 
 /**
  * The exact Gaussian error linear unit (Hendrycks & Gimpel, 2016):
@@ -36,6 +37,18 @@ const geluWithGrad = tf.customGrad(((x: tf.Tensor, save: tf.GradSaveFunc) => {
   };
 }) as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as (x: tf.Tensor) => tf.Tensor;
 
+/**
+ * QuickGELU `x * sigmoid(1.702 x)`, the GELU approximation of OpenAI's CLIP
+ * (open_clip `QuickGELU`, `quick_gelu=True`): its released weights were
+ * trained with it, so loading them needs it.
+ */
+export function quickGelu(x: tf.Tensor): tf.Tensor {
+  return tf.tidy(() => tf.mul(x, tf.sigmoid(tf.mul(x, 1.702))));
+}
+
+/** Activation of an {@link Mlp}: the exact `'gelu'` or CLIP's `'quickGelu'`. */
+export type MlpActivation = 'gelu' | 'quickGelu';
+
 /** Config of {@link Mlp}. */
 export interface MlpConfig {
   /** Input (and, by default, output) width `D`. */
@@ -51,6 +64,8 @@ export interface MlpConfig {
   outFeatures?: number;
   /** Whether `fc1` and `fc2` have biases. Default `true` (timm). */
   bias?: boolean;
+  /** Hidden activation. Default `'gelu'` (exact, timm); `'quickGelu'` for OpenAI CLIP weights. */
+  act?: MlpActivation;
   /** Seed of the initial weights. Default 0. */
   seed?: number;
   /** Layer name. */
@@ -59,7 +74,7 @@ export interface MlpConfig {
 
 /**
  * The transformer feed-forward network (timm `Mlp`): `fc2(GELU(fc1(x)))` with
- * the exact {@link gelu}. Weights: `fc1.weight`, `fc1.bias`, `fc2.weight`,
+ * the exact {@link gelu} (or {@link quickGelu} with `act: 'quickGelu'`). Weights: `fc1.weight`, `fc1.bias`, `fc2.weight`,
  * `fc2.bias`.
  *
  * Shapes: `x: [..., D]` -> `[..., outFeatures]`.
@@ -67,13 +82,26 @@ export interface MlpConfig {
 export class Mlp extends Module {
   static readonly className = 'MimkitMlp';
   /** Resolved config. */
-  readonly config: { inFeatures: number; hiddenFeatures: number; outFeatures: number; bias: boolean; seed: number };
+  readonly config: {
+    inFeatures: number;
+    hiddenFeatures: number;
+    outFeatures: number;
+    bias: boolean;
+    act: MlpActivation;
+    seed: number;
+  };
   /** First projection `D -> hidden`. */
   readonly fc1: Linear;
   /** Second projection `hidden -> out`. */
   readonly fc2: Linear;
 
   constructor(config: MlpConfig) {
+    requireConfig('Mlp', config);
+    requireInt('Mlp', 'inFeatures', config.inFeatures, { min: 1, max: CONFIG_LIMITS.maxDim });
+    if (config.hiddenFeatures !== undefined) requireInt('Mlp', 'hiddenFeatures', config.hiddenFeatures, { min: 1, max: CONFIG_LIMITS.maxDim * 64 });
+    optionalNumber('Mlp', 'mlpRatio', config.mlpRatio, 4, { min: 0, minExclusive: true, max: 64 });
+    if (config.outFeatures !== undefined) requireInt('Mlp', 'outFeatures', config.outFeatures, { min: 1, max: CONFIG_LIMITS.maxDim });
+    optionalBool('Mlp', 'bias', config.bias, true);
     super({ name: config.name, seed: config.seed });
     const inF = config.inFeatures;
     if (!Number.isInteger(inF) || inF <= 0) throw new Error(`Mlp: inFeatures must be a positive integer, got ${inF}`);
@@ -86,17 +114,21 @@ export class Mlp extends Module {
     }
     if (!Number.isInteger(outF) || outF <= 0) throw new Error(`Mlp: outFeatures must be a positive integer, got ${outF}`);
     const bias = config.bias ?? true;
-    this.config = { inFeatures: inF, hiddenFeatures: hidden, outFeatures: outF, bias, seed: config.seed ?? 0 };
+    const act = config.act ?? 'gelu';
+    if (act !== 'gelu' && act !== 'quickGelu') throw new Error(`Mlp: act must be 'gelu' or 'quickGelu', got '${String(act)}'`);
+    this.config = { inFeatures: inF, hiddenFeatures: hidden, outFeatures: outF, bias, act, seed: config.seed ?? 0 };
     this.fc1 = this.addModule('fc1', new Linear({ inFeatures: inF, outFeatures: hidden, bias, seed: this.childSeed('fc1') }));
     this.fc2 = this.addModule('fc2', new Linear({ inFeatures: hidden, outFeatures: outF, bias, seed: this.childSeed('fc2') }));
   }
 
   /** `x: [..., D]` -> `[..., outFeatures]`. */
   forward(x: tf.Tensor): tf.Tensor {
+    checkTensorArg('Mlp.forward', 'x', x, { what: '[..., inFeatures]', nonEmpty: false });
     if (x.shape[x.rank - 1] !== this.config.inFeatures) {
       throw new Error(`Mlp: x last dimension must be inFeatures=${this.config.inFeatures}, got shape [${x.shape}]`);
     }
-    return tf.tidy(() => this.fc2.forward(gelu(this.fc1.forward(x))));
+    const act = this.config.act === 'quickGelu' ? quickGelu : gelu;
+    return tf.tidy(() => this.fc2.forward(act(this.fc1.forward(x))));
   }
 
   override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {

@@ -11,6 +11,14 @@ import { checkFloat, checkRank, diagonalCrossEntropy, l2Normalize, similarity } 
  */
 export const CLIP_MAX_LOG_LOGIT_SCALE = Math.log(100);
 
+/**
+ * The largest log logit scale {@link clipLoss} accepts, `ln(1000)` (10 times
+ * CLIP's cap): a larger value is almost surely the scale itself passed
+ * instead of its log (`exp(ln(1/0.07)) = 14.3` would scale the logits by
+ * `e^14.3 = 1.6e6`). Opt out with `clipLoss(..., { checkLogitScale: false })`.
+ */
+export const CLIP_SANE_MAX_LOG_LOGIT_SCALE = Math.log(1000);
+
 /** CLIP's initial log logit scale, `ln(1 / 0.07)` (temperature 0.07). */
 export const CLIP_INIT_LOG_LOGIT_SCALE = Math.log(1 / 0.07);
 
@@ -29,6 +37,13 @@ export interface ClipLossOptions {
    * {@link clampLogitScale}. {@link CLIP_MAX_LOG_LOGIT_SCALE} is CLIP's bound.
    */
   maxLogLogitScale?: number;
+  /**
+   * Refuse (before any tensor work) a `logitScale` that is not finite or is
+   * above {@link CLIP_SANE_MAX_LOG_LOGIT_SCALE} (`ln 1000`): the sign of the
+   * scale passed instead of its log. Reads the one value (`dataSync`).
+   * Default `true`.
+   */
+  checkLogitScale?: boolean;
 }
 
 /** What {@link clipLoss} returns (the caller disposes all three). */
@@ -39,7 +54,7 @@ export type ClipLossOutput = {
   logitsPerImage: tf.Tensor2D;
   /** `exp(logitScale) * T I^T`, `[B, B]` (the transpose). */
   logitsPerText: tf.Tensor2D;
-}
+};
 
 /**
  * CLIP's symmetric contrastive loss (Radford et al. 2021, "Learning
@@ -52,6 +67,17 @@ export type ClipLossOutput = {
  * `logitScale`: the **logarithm** of the scale (open_clip's parameter), a
  * scalar tensor or `tf.Variable` (shape `[]` or `[1]`); gradients flow to
  * it and to both feature sets.
+ *
+ * @example
+ * ```ts
+ * import * as tf from '@tensorflow/tfjs-core';
+ * import { clipLoss } from 'mimkit';
+ *
+ * const img = tf.randomNormal([4, 16]);
+ * const txt = tf.randomNormal([4, 16]);
+ * const logScale = tf.scalar(Math.log(1 / 0.07)); // the parameter, not exp() of it
+ * const { loss, logitsPerImage } = clipLoss(img, txt, logScale); // features are L2-normalised inside
+ * ```
  */
 export function clipLoss(
   imageFeatures: tf.Tensor,
@@ -79,6 +105,16 @@ export function clipLoss(
   const max = options.maxLogLogitScale;
   if (max !== undefined && !Number.isFinite(max)) {
     throw new Error(`${fn}: options.maxLogLogitScale must be a finite number, got ${String(max)}`);
+  }
+  if (options.checkLogitScale !== false) {
+    const v = logitScale.dataSync()[0]!;
+    if (!(Number.isFinite(v) && v <= CLIP_SANE_MAX_LOG_LOGIT_SCALE)) {
+      throw new Error(
+        `${fn}: logitScale must be the LOG of the logit scale (open_clip's logit_scale parameter, at most ` +
+          `ln 1000 = ${CLIP_SANE_MAX_LOG_LOGIT_SCALE.toFixed(3)}; CLIP starts at ln(1/0.07) = 2.659 and clamps at ln 100 = 4.605), ` +
+          `got ${v}: was exp(logit_scale) passed instead? (checkLogitScale: false skips this check)`,
+      );
+    }
   }
   return tf.tidy(() => {
     const img = options.normalize === true ? l2Normalize(imageFeatures) : imageFeatures;

@@ -1,3 +1,7 @@
+/**
+ * Whole models assembled from the blocks (ViT, MAE, SimMIM, BEiT, ...), each with paper presets.
+ * @module models
+ */
 export {
   VisionTransformer,
   vitTiny,
@@ -59,3 +63,69 @@ export {
   type DinoOutput,
   type DinoNetwork,
 } from './dino.js';
+export type { VitIntermediates, VitIntermediatesOptions } from './vit.js';
+export { ProjectedViT, type ProjectedViTConfig, type ProjectedViTForwardOptions } from './projected_vit.js';
+export {
+  MoCoV3,
+  mocoV3VitSmall,
+  mocoV3VitBase,
+  mocoV3InitWeights,
+  type MoCoV3Config,
+  type ResolvedMoCoV3Config,
+  type MoCoV3ForwardOptions,
+  type MoCoV3Output,
+} from './moco_v3.js';
+export { SimSiam, type SimSiamConfig, type SiameseForwardOptions, type SiameseOutput } from './simsiam.js';
+export { BYOL, type BYOLConfig } from './byol.js';
+export { TinyMIM, sequentialDistillation, type TinyMIMConfig, type TinyMIMForwardOptions, type TinyMIMOutput } from './tinymim.js';
+export {
+  TextTransformer,
+  checkTokenIds,
+  openClipInitBlocks,
+  type TextTransformerConfig,
+  type ResolvedTextTransformerConfig,
+  type TextForwardOptions,
+  type TextPool,
+} from './text_transformer.js';
+export {
+  ClipVisionTransformer,
+  type ClipVisionConfig,
+  type ResolvedClipVisionConfig,
+  type ClipVisionForwardOptions,
+} from './clip_vision.js';
+export {
+  CLIP,
+  FLIP,
+  clipVitB32,
+  clipVitB16,
+  clipVitB32QuickGelu,
+  type CLIPConfig,
+  type FLIPConfig,
+  type ClipForwardOptions,
+  type ClipOutput,
+} from './clip.js';
+export {
+  zeroShotClassifier,
+  zeroShotLogits,
+  type PromptTemplate,
+  type ZeroShotClassifierOptions,
+  type ZeroShotLogitsOptions,
+} from './zero_shot.js';
+export {
+  BEiT3,
+  BEiT3Mdm,
+  Beit3VisionEmbedding,
+  resolveBeit3Config,
+  beit3BasePatch16,
+  beit3LargePatch16,
+  beit3Tiny,
+  type BEiT3Config,
+  type BEiT3MdmConfig,
+  type ResolvedBEiT3Config,
+  type Beit3Inputs,
+  type Beit3ForwardOptions,
+  type Beit3Features,
+  type Beit3MdmInputs,
+  type Beit3MdmOutput,
+  type Beit3CheckedInputs,
+} from './beit3.js';

@@ -9,6 +9,8 @@ import { PatchEmbed, toPair } from '../layers/patch_embed.js';
 import { posEmbedInit, type PosEmbedKind } from '../layers/pos_embed.js';
 import { resamplePosTable, type InterpolationMode } from '../ops/resize.js';
 import type { Rng } from '../utils/random.js';
+import { checkVitBackboneConfig } from './vit_config_checks.js';
+import { checkTensorArg } from '../utils/config.js';
 
 /**
  * The backbone fields that {@link VisionTransformerConfig} and the
@@ -139,6 +141,26 @@ export type VitFeatures = {
   attentions?: tf.Tensor4D[];
 }
 
+/** Options of {@link VisionTransformer.forwardIntermediates}. */
+export interface VitIntermediatesOptions {
+  /** A number `n`: the last `n` blocks; an array: those blocks (negative from the end). Default every block. */
+  indices?: number | number[];
+  /** Pass each intermediate through the final `norm`. Default false (timm). */
+  norm?: boolean;
+  /** Training mode (drop path). Default false. */
+  training?: boolean;
+  /** Generator for drop path in this call. */
+  rng?: Rng;
+}
+
+/**
+ * Output of {@link VisionTransformer.forwardIntermediates} (a type alias, so
+ * `tf.tidy` accepts it): `tokens` `[B, P + N, D]` after the final norm, and
+ * `intermediates`, the hidden states `[B, P + N, D]` after the requested
+ * blocks, in block order.
+ */
+export type VitIntermediates = { tokens: tf.Tensor3D; intermediates: tf.Tensor3D[] };
+
 /** The config with every default filled in and the image/grid size as `[height, width]`. */
 export type ResolvedVitConfig = Required<Omit<VisionTransformerConfig, 'name' | 'imgSize' | 'posEmbedResize'>> & {
   imgSize: [number, number];
@@ -165,6 +187,15 @@ export type ResolvedVitConfig = Required<Omit<VisionTransformerConfig, 'name' | 
  * on a subset of tokens (MAE): {@link VisionTransformer.embed} (patch tokens
  * with position), then {@link VisionTransformer.prependClassToken} and
  * {@link VisionTransformer.forwardTokens} (blocks and norm).
+ * @example
+ * ```ts
+ * import * as tf from '@tensorflow/tfjs-core';
+ * import { VisionTransformer, vitSmall } from 'mimkit';
+ *
+ * const vit = new VisionTransformer({ ...vitSmall, imgSize: 64, patchSize: 8, seed: 0 });
+ * const { tokens } = vit.forwardFeatures(tf.zeros([2, 64, 64, 3])); // [2, 1 + 64, 384]
+ * const cls = tf.slice(tokens, [0, 0, 0], [2, 1, 384]); // class-token features
+ * ```
  */
 export class VisionTransformer extends Module {
   static readonly className = 'MimkitVisionTransformer';
@@ -190,6 +221,7 @@ export class VisionTransformer extends Module {
   readonly norm: LayerNorm;
 
   constructor(config: VisionTransformerConfig = {}) {
+    checkVitBackboneConfig('VisionTransformer', config, { embedDim: 768, depth: 12, numHeads: 12, qkvBias: 'qkv' });
     super({ name: config.name, seed: config.seed });
     const c: ResolvedVitConfig = {
       imgSize: toPair('imgSize', 'VisionTransformer', config.imgSize ?? 224),
@@ -228,10 +260,10 @@ export class VisionTransformer extends Module {
     if (!(c.dropPathRate >= 0 && c.dropPathRate <= 1)) {
       throw new Error(`VisionTransformer: dropPathRate must be in [0, 1], got ${c.dropPathRate}`);
     }
-    if (c.posEmbed !== 'learned' && c.posEmbed !== 'sincos' && c.posEmbed !== 'none') {
-      throw new Error(`VisionTransformer: posEmbed must be 'learned', 'sincos' or 'none', got '${String(c.posEmbed)}'`);
+    if (c.posEmbed !== 'learned' && c.posEmbed !== 'sincos' && c.posEmbed !== 'sincosRowFirst' && c.posEmbed !== 'none') {
+      throw new Error(`VisionTransformer: posEmbed must be 'learned', 'sincos', 'sincosRowFirst' or 'none', got '${String(c.posEmbed)}'`);
     }
-    if (c.posEmbed === 'sincos' && c.embedDim % 4 !== 0) {
+    if ((c.posEmbed === 'sincos' || c.posEmbed === 'sincosRowFirst') && c.embedDim % 4 !== 0) {
       throw new Error(`VisionTransformer: embedDim ${c.embedDim} must be a multiple of 4 for posEmbed 'sincos'`);
     }
     for (const k of ['useRelPosBias', 'useSharedRelPosBias'] as const) {
@@ -455,6 +487,7 @@ export class VisionTransformer extends Module {
    * multiples of the patch size (`N = (H/p)(W/p)`).
    */
   forwardFeatures(imgs: tf.Tensor, options: VitForwardOptions = {}): VitFeatures {
+    checkTensorArg('VisionTransformer.forwardFeatures', 'imgs', imgs, { rank: 4, what: '[B, H, W, C] images' });
     // Validate the image before allocating anything.
     if (imgs.rank !== 4) {
       throw new Error(`VisionTransformer: imgs must have rank 4 [B, H, W, C] (NHWC), got shape [${imgs.shape}]`);
@@ -470,6 +503,56 @@ export class VisionTransformer extends Module {
   /** `imgs [B, H, W, C]` -> `[B, P + N, D]` (tokens of {@link VisionTransformer.forwardFeatures}). */
   forward(imgs: tf.Tensor, options: VitForwardOptions = {}): tf.Tensor3D {
     return this.forwardFeatures(imgs, { ...options, returnAttention: false }).tokens;
+  }
+
+  /**
+   * The final tokens and the hidden states after chosen blocks (timm's
+   * `forward_intermediates`): `imgs [B, H, W, C]` ->
+   * `{ tokens: [B, P + N, D] (normalised), intermediates: [B, P + N, D][] }`,
+   * one per requested block, in block order. `indices`: a number `n` takes
+   * the last `n` blocks, an array takes those blocks (negative counts from
+   * the end); default every block. Intermediates are the blocks' raw
+   * outputs, or passed through the final `norm` with `norm: true` (timm's
+   * default is false). Used by feature distillation (TinyMIM) and dense heads.
+   */
+  forwardIntermediates(imgs: tf.Tensor, options: VitIntermediatesOptions = {}): VitIntermediates {
+    if (imgs.rank !== 4) {
+      throw new Error(`VisionTransformer.forwardIntermediates: imgs must have rank 4 [B, H, W, C] (NHWC), got shape [${imgs.shape}]`);
+    }
+    const take = this.intermediateIndices(options.indices);
+    const norm = options.norm ?? false;
+    return tf.tidy(() => {
+      let x: tf.Tensor = this.prependClassToken(this.embed(imgs));
+      const shared = this.relPosBias ? this.relPosBias.forward() : undefined;
+      const intermediates: tf.Tensor3D[] = [];
+      this.blocks.forEach((blk, i) => {
+        x = blk.forward(x, { training: options.training, rng: options.rng, relPosBias: shared }).out;
+        if (take.has(i)) intermediates.push((norm ? this.norm.forward(x) : x) as tf.Tensor3D);
+      });
+      return { tokens: this.norm.forward(x) as tf.Tensor3D, intermediates };
+    });
+  }
+
+  /** Block indices of {@link VisionTransformer.forwardIntermediates}, validated. */
+  private intermediateIndices(indices: number | number[] | undefined): Set<number> {
+    const depth = this.blocks.length;
+    const fn = 'VisionTransformer.forwardIntermediates';
+    if (indices === undefined) return new Set(this.blocks.map((_, i) => i));
+    if (typeof indices === 'number') {
+      if (!Number.isInteger(indices) || indices < 0 || indices > depth) {
+        throw new Error(`${fn}: indices as a number takes the last n blocks, so it must be an integer in [0, depth=${depth}], got ${indices}`);
+      }
+      return new Set(Array.from({ length: indices }, (_, k) => depth - indices + k));
+    }
+    if (!Array.isArray(indices)) throw new Error(`${fn}: indices must be a number or an array of block indices, got ${String(indices)}`);
+    const out = new Set<number>();
+    for (const i of indices) {
+      if (!Number.isInteger(i) || i < -depth || i >= depth) {
+        throw new Error(`${fn}: indices must be block indices in [-${depth}, ${depth - 1}] (depth ${depth}), got ${JSON.stringify(indices)}`);
+      }
+      out.add(i < 0 ? depth + i : i);
+    }
+    return out;
   }
 
   override call(inputs: tf.Tensor | tf.Tensor[], kwargs: { training?: boolean } = {}): tf.Tensor {

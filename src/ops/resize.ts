@@ -271,3 +271,63 @@ export function resamplePosTable(
     return table.rank === 3 ? tf.reshape(out, [1, P + th * tw, D]) : out;
   });
 }
+
+/**
+ * {@link resamplePosTable} on plain values, without a tensor backend (for
+ * weight conversion at load time): the same matrices, applied in float64.
+ *
+ * @param values row-major `[P + fromRows * fromCols, D]`.
+ * @returns row-major `[P + toRows * toCols, D]`.
+ */
+export function resamplePosTableData(
+  values: ArrayLike<number>,
+  embedDim: number,
+  fromGrid: [number, number],
+  toGrid: [number, number],
+  opts: ResamplePosTableOptions = {},
+): Float32Array {
+  const fn = 'resamplePosTableData';
+  const [fh, fw] = hwPair(fn, 'fromGrid', fromGrid);
+  const [th, tw] = hwPair(fn, 'toGrid', toGrid);
+  const P = opts.numPrefixTokens ?? 1;
+  const D = embedDim;
+  if (!Number.isInteger(P) || P < 0) throw new Error(`${fn}: numPrefixTokens must be a non-negative integer, got ${P}`);
+  if (values.length !== (P + fh * fw) * D) {
+    throw new Error(`${fn}: values has ${values.length} entries, expected (${P} + ${fh}*${fw}) * ${D} = ${(P + fh * fw) * D}`);
+  }
+  const mh = interpolationMatrixChecked(fn, fh, th, axisOpts(opts, 0));
+  const mw = interpolationMatrixChecked(fn, fw, tw, axisOpts(opts, 1));
+  const out = new Float32Array((P + th * tw) * D);
+  for (let k = 0; k < P * D; k++) out[k] = values[k]!;
+  if (fh === th && fw === tw && (opts.scaleFactor === undefined || copiesWhenSameSize(opts))) {
+    for (let k = P * D; k < out.length; k++) out[k] = values[k]!;
+    return out;
+  }
+  // Columns first into [fh, tw, D], then rows.
+  const mid = new Float64Array(fh * tw * D);
+  for (let r = 0; r < fh; r++) {
+    for (let c = 0; c < tw; c++) {
+      const o = (r * tw + c) * D;
+      for (let j = 0; j < fw; j++) {
+        const w = mw[c * fw + j]!;
+        if (w === 0) continue;
+        const s = (P + r * fw + j) * D;
+        for (let ch = 0; ch < D; ch++) mid[o + ch] += w * values[s + ch]!;
+      }
+    }
+  }
+  const acc = new Float64Array(D);
+  for (let r = 0; r < th; r++) {
+    for (let c = 0; c < tw; c++) {
+      acc.fill(0);
+      for (let i = 0; i < fh; i++) {
+        const w = mh[r * fh + i]!;
+        if (w === 0) continue;
+        const s = (i * tw + c) * D;
+        for (let ch = 0; ch < D; ch++) acc[ch] += w * mid[s + ch]!;
+      }
+      out.set(acc, (P + r * tw + c) * D);
+    }
+  }
+  return out;
+}

@@ -234,6 +234,16 @@ describe('clipLoss', () => {
     );
     expect(() => clipLoss(a, a, tf.zeros([2]))).toThrow(/logitScale must be a one-element tensor.*got shape \[2\]/);
     expect(() => clipLoss(a, a, tf.scalar(1), { maxLogLogitScale: NaN })).toThrow(/maxLogLogitScale must be a finite number, got NaN/);
+    // exp(logit_scale) passed instead of the log: refused, not a loss of 1e6.
+    const before = tf.memory().numTensors;
+    const scale = tf.scalar(1 / 0.07);
+    expect(() => clipLoss(a, a, scale)).toThrow(/logitScale must be the LOG of the logit scale.*got 14\.28.*exp\(logit_scale\) passed instead/);
+    const nan = tf.scalar(NaN);
+    expect(() => clipLoss(a, a, nan)).toThrow(/logitScale must be the LOG/);
+    expect(tf.memory().numTensors).toBe(before + 2);
+    const out = clipLoss(a, a, scale, { checkLogitScale: false });
+    expect(Number.isFinite(out.loss.dataSync()[0]!)).toBe(true);
+    tf.dispose([scale, nan, out.loss, out.logitsPerImage, out.logitsPerText]);
   });
 });
 
