@@ -13,8 +13,9 @@
  * layers (hidden 256, bottleneck 64) to K = 1024 prototypes, last layer
  * weight-normalised with its norm fixed; multi-crop with 2 global 32 px crops
  * (area 0.4-1) and 4 local 16 px crops (area 0.1-0.4, 2x2 patches: the
- * position table is resized bicubically in the graph), the library's
- * `multiCrop` (flip, brightness/contrast jitter, blur, solarisation);
+ * position table is resized bicubically in the graph), made with the
+ * library's `augmentView` (flip, brightness/contrast jitter; no blur or
+ * solarisation at 32 px, see `views`);
  * AdamW with DINO's schedules: linear warm-up then cosine learning rate,
  * weight decay 0.04 -> 0.4, teacher momentum 0.996 -> 1, teacher
  * temperature 0.04 -> 0.07 over the first 30% of the epochs, last layer
@@ -40,7 +41,7 @@ import {
   cosineScheduler,
   exportWeights,
   loadWeights,
-  multiCrop,
+  augmentView,
   Rng,
   trainStep,
   type DINOConfig,
@@ -135,9 +136,25 @@ interface PretrainMethod {
   title: string;
   /** The backbone the k-NN probe evaluates (its class token). */
   encoder: VisionTransformer;
+  /** Other backbones worth probing after training, by label (DINO: the student). */
+  others: Record<string, VisionTransformer>;
   /** One optimisation step on a batch `[B, 32, 32, 1]` at iteration `it`; returns the loss. */
   step(images: tf.Tensor4D, it: number): number;
   dispose(): void;
+}
+
+/**
+ * DINO's multi-crop views for 32 px grey images: the library's
+ * `augmentView` (random resized crop, flip, brightness/contrast jitter with
+ * p 0.8) without DINO's Gaussian blur and solarisation, whose strengths
+ * (blur sigma up to 2 px) are meant for 224 px images and leave a 32 px view
+ * with too little in common with the other views.
+ */
+function views(images: tf.Tensor4D, numLocal: number, rng: Rng): { global: tf.Tensor4D[]; local: tf.Tensor4D[] } {
+  const common = { jitter: { brightness: 0.4, contrast: 0.4, saturation: 0, hue: 0, p: 0.8 }, grayscaleP: 0, blurP: 0, rng };
+  const global = [0, 1].map(() => augmentView(images, { size: 32, scale: [0.4, 1], ...common }));
+  const local = Array.from({ length: numLocal }, () => augmentView(images, { size: 16, scale: [0.1, 0.4], ...common }));
+  return { global, local };
 }
 
 /**
@@ -163,9 +180,10 @@ function dinoMethod(o: Options, itersPerEpoch: number, epochs: number): Pretrain
   return {
     title: `DINO (K=${config.outDim}, ${2 + o.localCrops} crops)`,
     encoder: dino.teacher.backbone,
+    others: { 'student encoder': dino.student.backbone },
     step(images, it) {
       const epoch = Math.floor(it / itersPerEpoch);
-      const m = multiCrop(images, { globalSize: 32, localSize: 16, numLocal: o.localCrops, localScale: [0.1, 0.4], rng });
+      const m = views(images, o.localCrops, rng);
       const crops = [...m.global, ...m.local];
       opt.setWeightDecay(wds[it]!);
       const t = dino.forwardTeacher(m.global);
@@ -246,18 +264,20 @@ async function main(): Promise<void> {
   }
 
   const trained = knnOf(method.encoder, ref, test);
+  const others = Object.entries(method.others).map(([label, enc]) => [label, knnOf(enc, ref, test)] as const);
   const fresh = new VisionTransformer({ ...method.encoder.config });
   loadWeights(fresh, initial);
   tf.dispose([...initial.values()]);
   const atInit = knnOf(fresh, ref, test);
   fresh.dispose();
   const pixels = knnAccuracy(ref.images, ref.labels, test.images, test.labels, { numClasses: 10 });
-  method.dispose();
   const pct = (v: number) => `${(100 * v).toFixed(1)}%`;
   console.log(`k-NN top-1 (k=20, cosine) on ${o.probeTest} held-out images, ${o.probeTrain} references:`);
   console.log(`  pretrained encoder (class token)  ${pct(trained)}`);
+  for (const [label, v] of others) console.log(`    (pretrained ${label.padEnd(19)} ${pct(v)})`);
   console.log(`  same encoder at initialisation    ${pct(atInit)}`);
   console.log(`  raw pixels                        ${pct(pixels)}`);
+  method.dispose();
   console.log(`total ${formatDuration((performance.now() - t0) / 1000)}`);
 }
 
