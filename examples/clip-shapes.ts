@@ -51,13 +51,13 @@ const USAGE = `usage: tsx examples/clip-shapes.ts [options]
   --steps N          training steps of each model (default 400)
   --unmasked N       FLIP's final unmasked tuning steps, within --steps (default 10% of the steps)
   --batch N          pairs per step, distinct captions, <= 48 (default 32)
-  --lr X             peak learning rate (default 2e-3)
+  --lr X             peak learning rate (default 3e-3)
   --mask X           FLIP's masking ratio in training (default 0.5)
   --eval N           held-out images per split (default 512)
-  --timing-rounds N  rounds of the speed measurement (default 6)
+  --timing-rounds N  rounds of the speed measurement (default 3)
   --backend cpu|wasm (default wasm)
   --seed N           (default 0)
-  --log-every N      a progress line every N steps when not on a terminal (default 20)
+  --log-every N      a progress line every N steps when not on a terminal (default 10)
   --quick            a tiny run for tests
   --help`;
 
@@ -78,13 +78,13 @@ const quick = values.quick === true;
 const steps = intFlag('steps', values.steps, quick ? 4 : 400);
 const unmasked = intFlag('unmasked', values.unmasked, Math.floor(steps / 10), 0);
 const batch = intFlag('batch', values.batch, quick ? 8 : 32, 2);
-const lr = numberFlag('lr', values.lr, 2e-3, 0);
+const lr = numberFlag('lr', values.lr, 3e-3, 0);
 const mask = numberFlag('mask', values.mask, 0.5, 0, 0.95);
 const evalSize = intFlag('eval', values.eval, quick ? 32 : 512);
-const timingRounds = intFlag('timing-rounds', values['timing-rounds'], quick ? 1 : 6);
+const timingRounds = intFlag('timing-rounds', values['timing-rounds'], quick ? 1 : 3);
 const backend = parseBackend(values.backend);
 const seed = intFlag('seed', values.seed, 0, 0);
-const logEvery = intFlag('log-every', values['log-every'], quick ? 1 : 20);
+const logEvery = intFlag('log-every', values['log-every'], quick ? 1 : 10);
 if (batch > 48) throw new Error(`--batch must be <= 48 (the distinct training captions), got ${batch}`);
 if (unmasked > steps) throw new Error(`--unmasked must be <= --steps ${steps}, got ${unmasked}`);
 
