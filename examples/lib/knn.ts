@@ -26,6 +26,7 @@ export function encoderFeatures(
   shape: readonly [number, number, number, number],
   kind: FeatureKind,
   batchSize: number,
+  onProgress?: (done: number, total: number) => void,
 ): Float32Array {
   const [count, h, w, c] = shape;
   const D = encoder.config.embedDim;
@@ -45,6 +46,7 @@ export function encoderFeatures(
     });
     out.set(feats.dataSync() as Float32Array, start * D);
     feats.dispose();
+    onProgress?.(start + n, count);
   }
   return out;
 }

@@ -25,8 +25,30 @@ export function parseBackend(value: string | undefined, fallback: ExampleBackend
   return v;
 }
 
+/**
+ * tfjs-backend-cpu prints "Hi, looks like you are running TensorFlow.js in
+ * Node.js..." on the first tensor it stores under Node; the examples run on
+ * the cpu or wasm backends on purpose. Stores one throw-away value with
+ * tfjs's logging off (the `PROD` flag, which in tfjs 4.22 only gates tfjs's
+ * own `console.warn`/`console.log`), then restores the flag: that banner never
+ * shows and every other tfjs warning still does.
+ */
+export function silenceNodeBanner(): void {
+  const cpu = tf.findBackend('cpu');
+  if (!cpu) return;
+  const env = tf.env();
+  const prod = env.getBool('PROD');
+  env.set('PROD', true);
+  try {
+    cpu.disposeData(cpu.write(new Float32Array(1), [1], 'float32'));
+  } finally {
+    env.set('PROD', prod);
+  }
+}
+
 /** Makes `name` the active tfjs backend and waits until it is ready. */
 export async function useBackend(name: ExampleBackend): Promise<void> {
+  silenceNodeBanner();
   const ok = await tf.setBackend(name);
   if (!ok) throw new Error(`could not initialise the tfjs backend '${name}'`);
   await tf.ready();

@@ -8,6 +8,7 @@ import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs-core';
 import { joinParams as libraryJoinParams, Rng, type NamedVariables } from '../../src/index.js';
 import { loadFashionMnist } from '../lib/fashion-mnist.js';
+import { silenceNodeBanner } from '../lib/runtime.js';
 
 /** Defaults of the flags every recipe takes. */
 export interface RecipeDefaults {
@@ -76,6 +77,7 @@ export async function recipeSetup<E extends Record<string, number | boolean>>(
   if ((flags.steps as number) < 1 || (flags.batch as number) < 2) {
     throw new Error(`--steps must be >= 1 and --batch >= 2, got steps ${flags.steps}, batch ${flags.batch}`);
   }
+  silenceNodeBanner();
   if (!(await tf.setBackend(backend))) throw new Error(`could not initialise the tfjs backend '${backend}'`);
   await tf.ready();
   console.log(`${title} on ${backend}: ${flags.steps} steps of ${flags.batch} images`);

@@ -1,3 +1,7 @@
+/**
+ * Analysis: attention maps, mean attention distance and head diversity.
+ * @module analysis
+ */
 export {
   meanAttentionDistance,
   meanAttentionDistancePerHead,

@@ -9,6 +9,16 @@ import { toPair } from '../layers/patch_embed.js';
 import { sincosPosEmbed2dData } from '../layers/pos_embed.js';
 import { restoreTokens } from '../ops/permute.js';
 import type { Rng } from '../utils/random.js';
+import {
+  CONFIG_LIMITS,
+  checkSize2d,
+  checkTensorArg,
+  checkTransformerStack,
+  optionalBool,
+  orDefault,
+  requireConfig,
+  requireInt,
+} from '../utils/config.js';
 
 /** Config of {@link PixelDecoder}. Defaults are MAE's (`mae_vit_*_dec512d8b`). */
 export interface PixelDecoderConfig {
@@ -89,6 +99,12 @@ export class PixelDecoder extends Module {
   readonly decoderPred: Linear;
 
   constructor(config: PixelDecoderConfig) {
+    requireConfig('PixelDecoder', config);
+    requireInt('PixelDecoder', 'encoderDim', config.encoderDim, { min: 1, max: CONFIG_LIMITS.maxDim });
+    requireInt('PixelDecoder', 'outDim', config.outDim, { min: 1, max: CONFIG_LIMITS.maxDim });
+    checkSize2d('PixelDecoder', 'gridSize', config.gridSize, 4096);
+    checkTransformerStack('PixelDecoder', { dim: ['embedDim', orDefault(config.embedDim, 512)], depth: ['depth', orDefault(config.depth, 8)], numHeads: ['numHeads', orDefault(config.numHeads, 16)], mlpRatio: ['mlpRatio', orDefault(config.mlpRatio, 4)] });
+    optionalBool('PixelDecoder', 'classToken', config.classToken, true);
     super({ name: config.name, seed: config.seed });
     const c: ResolvedPixelDecoderConfig = {
       encoderDim: config.encoderDim,
@@ -185,6 +201,8 @@ export class PixelDecoder extends Module {
    * @returns `[B, L, outDim]` predictions in grid order (class token dropped).
    */
   forward(latent: tf.Tensor, idsRestore: tf.Tensor2D, options: PixelDecoderForwardOptions = {}): tf.Tensor3D {
+    checkTensorArg('PixelDecoder.forward', 'latent', latent, { rank: 3, what: '[B, P + lenKeep, encoderDim]' });
+    checkTensorArg('PixelDecoder.forward', 'idsRestore', idsRestore, { rank: 2, dtypes: ['int32'], what: '[B, L]' });
     this.validate(latent, idsRestore);
     return tf.tidy(() => {
       const P = this.numPrefixTokens;

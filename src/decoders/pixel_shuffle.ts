@@ -3,6 +3,7 @@ import { serialization } from '@tensorflow/tfjs-core';
 import { ensureGradients } from '../ops/gradients.js';
 import { linear } from '../ops/matmul.js';
 import { Module, type Weight } from '../layers/module.js';
+import { CONFIG_LIMITS, checkTensorArg, optionalInt, requireConfig, requireInt } from '../utils/config.js';
 
 /**
  * PyTorch's `nn.PixelShuffle(r)` in NHWC: at every cell `(y, x)`, channel
@@ -68,6 +69,10 @@ export class LinearPixelShuffleDecoder extends Module {
   readonly bias: Weight;
 
   constructor(config: LinearPixelShuffleDecoderConfig) {
+    requireConfig('LinearPixelShuffleDecoder', config);
+    requireInt('LinearPixelShuffleDecoder', 'inFeatures', config.inFeatures, { min: 1, max: CONFIG_LIMITS.maxDim });
+    optionalInt('LinearPixelShuffleDecoder', 'encoderStride', config.encoderStride, 16, { min: 1, max: CONFIG_LIMITS.maxPatchSize });
+    optionalInt('LinearPixelShuffleDecoder', 'outChans', config.outChans, 3, { min: 1, max: CONFIG_LIMITS.maxChannels });
     super({ name: config.name, seed: config.seed });
     const c = {
       inFeatures: config.inFeatures,
@@ -91,6 +96,7 @@ export class LinearPixelShuffleDecoder extends Module {
 
   /** `features [B, h, w, D]` -> image `[B, h*r, w*r, C]`. */
   forward(features: tf.Tensor): tf.Tensor4D {
+    checkTensorArg('LinearPixelShuffleDecoder.forward', 'features', features, { rank: 4, what: '[B, h, w, inFeatures]' });
     const D = this.config.inFeatures;
     if (!(features instanceof tf.Tensor) || features.rank !== 4 || features.shape[3] !== D) {
       throw new Error(

@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { serialization } from '@tensorflow/tfjs-core';
 import { Module, type Weight } from '../layers/module.js';
 import { linear } from '../ops/matmul.js';
+import { CONFIG_LIMITS, checkTensorArg, optionalInt, requireConfig, requireInt } from '../utils/config.js';
 
 /** Config of {@link TokenHead}. */
 export interface TokenHeadConfig {
@@ -36,6 +37,9 @@ export class TokenHead extends Module {
   readonly bias: Weight;
 
   constructor(config: TokenHeadConfig) {
+    requireConfig('TokenHead', config);
+    requireInt('TokenHead', 'inFeatures', config.inFeatures, { min: 1, max: CONFIG_LIMITS.maxDim });
+    optionalInt('TokenHead', 'vocabSize', config.vocabSize, 8192, { min: 2, max: CONFIG_LIMITS.maxDim * 16 });
     super({ name: config.name, seed: config.seed });
     const c = { inFeatures: config.inFeatures, vocabSize: config.vocabSize ?? 8192, seed: config.seed ?? 0 };
     if (!Number.isInteger(c.inFeatures) || c.inFeatures <= 0) {
@@ -58,6 +62,7 @@ export class TokenHead extends Module {
 
   /** Logits over the vocabulary: `[..., D]` -> `[..., V]`. */
   forward(x: tf.Tensor): tf.Tensor {
+    checkTensorArg('TokenHead.forward', 'x', x, { what: '[..., inFeatures]', nonEmpty: false });
     const D = this.config.inFeatures;
     if (!(x instanceof tf.Tensor) || x.shape[x.rank - 1] !== D) {
       throw new Error(`TokenHead: x must be [..., inFeatures=${D}], got ${x instanceof tf.Tensor ? `shape [${x.shape}]` : String(x)}`);

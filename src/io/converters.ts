@@ -5,6 +5,7 @@
  * ignore. Layouts are not a converter's business: every weight records its
  * PyTorch layout (`Module.namedLayouts()`), and import/export convert it once.
  */
+import { TIMM_RESAMPLE, type ConverterResample } from './pos_resize.js';
 
 /**
  * One rename step `[pattern, replacement]`. A string pattern replaces every
@@ -36,6 +37,12 @@ export interface WeightConverter {
   readonly inverse: readonly RenameRule[] | null;
   /** Foreign keys that import ignores (e.g. MAE's decoder when loading only the encoder). */
   readonly skip: readonly KeyPattern[];
+  /**
+   * How the converter's reference resizes an absolute position table of a
+   * checkpoint made at another image size (used by `loadWeights(...,
+   * { resizePosEmbed: true })`). Default timm's (bicubic, antialias).
+   */
+  readonly posEmbedResample: ConverterResample;
 }
 
 /** What {@link defineConverter} takes. */
@@ -55,6 +62,8 @@ export interface ConverterSpec {
   inverse?: readonly RenameRule[] | null;
   /** Foreign keys to ignore on import. Default none. */
   skip?: readonly KeyPattern[];
+  /** See {@link WeightConverter.posEmbedResample}. Default timm's `checkpoint_filter_fn` resampling. */
+  posEmbedResample?: ConverterResample;
 }
 
 function checkRules(where: string, rules: unknown): readonly RenameRule[] {
@@ -114,14 +123,30 @@ export function defineConverter(spec: ConverterSpec): WeightConverter {
       throw new Error(`${where}: skip[${i}] must be a non-empty string or a RegExp, got ${JSON.stringify(p)}`);
     }
   });
-  return Object.freeze({ name: spec.name, doc: spec.doc, renames, inverse, skip: Object.freeze([...skip]) });
+  const r = spec.posEmbedResample ?? TIMM_RESAMPLE;
+  if (
+    !['bicubic', 'bilinear', 'nearest'].includes(r.mode) ||
+    typeof r.antialias !== 'boolean' ||
+    typeof r.alignCorners !== 'boolean' ||
+    typeof r.reference !== 'string'
+  ) {
+    throw new Error(`${where}: posEmbedResample must be { mode, antialias, alignCorners, reference }, got ${JSON.stringify(r)}`);
+  }
+  return Object.freeze({
+    name: spec.name,
+    doc: spec.doc,
+    renames,
+    inverse,
+    skip: Object.freeze([...skip]),
+    posEmbedResample: Object.freeze({ ...r }),
+  });
 }
 
 /**
  * Chains converters: a foreign key goes through the renames of each part in
  * order; export undoes them in reverse order; a key is skipped when any
  * part's skip pattern matches the original foreign key. Import-only if any
- * part is.
+ * part is. The position-table resampling is the first part's.
  */
 export function composeConverters(name: string, doc: string, ...parts: WeightConverter[]): WeightConverter {
   if (parts.length === 0) throw new Error(`composeConverters '${name}': needs at least one converter`);
@@ -132,6 +157,7 @@ export function composeConverters(name: string, doc: string, ...parts: WeightCon
     renames: parts.flatMap((p) => p.renames),
     inverse: inverses.some((i) => i === null) ? null : [...inverses].reverse().flatMap((i) => i ?? []),
     skip: parts.flatMap((p) => p.skip),
+    posEmbedResample: parts[0]!.posEmbedResample,
   });
 }
 
@@ -178,7 +204,9 @@ export const identityConverter: WeightConverter = defineConverter({
  * `blocks.N.mlp.fc2`, `blocks.N.ls2.gamma`, `norm`. A classifier checkpoint
  * also holds `head.*` (and maybe `fc_norm.*`): load those into an encoder with
  * `composeConverters(..., timmVit, defineConverter({ ..., skip: ['head.'] }))`
- * or `strict: false`.
+ * or `strict: false`. A checkpoint made at another image size loads with
+ * `resizePosEmbed: true`: `pos_embed` is resized as timm's
+ * `checkpoint_filter_fn` does (bicubic, `antialias=True`).
  */
 export const timmVit: WeightConverter = defineConverter({
   name: 'timm-vit',

@@ -29,6 +29,7 @@ import {
   toModuleKey,
   type WeightConverter,
 } from './converters.js';
+import { BEIT_RESAMPLE, MAE_RESAMPLE } from './pos_resize.js';
 import { parseSafetensors, SafetensorsFile, serializeSafetensors } from './safetensors.js';
 import {
   exportWeights,
@@ -46,6 +47,7 @@ const RELATIVE_POSITION_INDEX_KEY = /(^|\.)relative_position_index$/;
 /** MAE pretraining checkpoints (`MaskedAutoencoderViT`) into `MAE`: identical names. */
 export const maeConverter: WeightConverter = defineConverter({
   name: 'mae',
+  posEmbedResample: MAE_RESAMPLE,
   doc:
     'MAE MaskedAutoencoderViT state_dict (patch_embed.proj, cls_token, pos_embed, blocks.N.*, norm, decoder_embed, ' +
     'mask_token, decoder_pos_embed, decoder_blocks.N.*, decoder_norm, decoder_pred) into MAE: identical names.',
@@ -58,6 +60,7 @@ export const maeConverter: WeightConverter = defineConverter({
  */
 export const maeEncoderConverter: WeightConverter = defineConverter({
   name: 'mae-encoder',
+  posEmbedResample: MAE_RESAMPLE,
   doc: "MAE pretraining state_dict into a VisionTransformer (posEmbed 'sincos'): encoder keys unchanged, decoder_* and mask_token skipped.",
   skip: ['decoder_', 'mask_token'],
 });
@@ -73,6 +76,7 @@ export const maeEncoderConverter: WeightConverter = defineConverter({
  */
 export const beitConverter: WeightConverter = defineConverter({
   name: 'beit',
+  posEmbedResample: BEIT_RESAMPLE,
   doc:
     'BEiT VisionTransformerForMaskedImageModeling state_dict (cls_token, mask_token, pos_embed, patch_embed.proj, ' +
     'rel_pos_bias.relative_position_bias_table, blocks.N.{attn.q_bias,attn.v_bias,attn.relative_position_bias_table,' +
@@ -89,6 +93,7 @@ export const beitConverter: WeightConverter = defineConverter({
  */
 export const beitEncoderConverter: WeightConverter = defineConverter({
   name: 'beit-encoder',
+  posEmbedResample: BEIT_RESAMPLE,
   doc:
     'BEiT pretraining state_dict into a BEiT-form VisionTransformer: mask_token, lm_head.* and relative_position_index ' +
     'buffers skipped, other keys unchanged.',
@@ -103,6 +108,7 @@ export const beitEncoderConverter: WeightConverter = defineConverter({
  */
 export const simmimConverter: WeightConverter = defineConverter({
   name: 'simmim',
+  posEmbedResample: BEIT_RESAMPLE,
   doc:
     'SimMIM state_dict (encoder.patch_embed.proj, encoder.cls_token, encoder.pos_embed, encoder.rel_pos_bias, ' +
     'encoder.mask_token, encoder.blocks.N.*, encoder.norm, decoder.0) into SimMIM: identical names; ' +
@@ -118,6 +124,7 @@ export const simmimConverter: WeightConverter = defineConverter({
  */
 export const simmimEncoderConverter: WeightConverter = defineConverter({
   name: 'simmim-encoder',
+  posEmbedResample: BEIT_RESAMPLE,
   doc:
     "SimMIM state_dict into a BEiT-form VisionTransformer: 'encoder.' stripped, encoder.mask_token, decoder.* and " +
     'relative_position_index buffers skipped.',
@@ -191,7 +198,11 @@ function readIndex(src: SafetensorsFile | Map<string, tf.Tensor>, key: string): 
  *   the position weights (`pos_embed`, the relative position tables); if not,
  *   the error names the keys on each side and the config options to set
  *   (released BEiT and SimMIM pretraining: `useSharedRelPosBias: true,
- *   useAbsPosEmb: false`).
+ *   useAbsPosEmb: false`);
+ * - with `resizePosEmbed`, a checkpoint made for another grid loads: its
+ *   `relative_position_index` buffers are not compared (the model keeps its
+ *   own), `pos_embed` and the relative tables are resized (see
+ *   {@link loadWeights}).
  *
  * @example
  * loadMimWeights(new BEiT(beitBasePatch16), bytes, { converter: beitConverter });
@@ -229,6 +240,8 @@ export function loadMimWeights(module: Module, source: StateDictSource, options:
       const { shape, values } = readIndex(src, k);
       const grid = `${buf.windowSize[0]}x${buf.windowSize[1]}`;
       if (shape.length !== 2 || shape[0] !== t || shape[1] !== t) {
+        // A checkpoint made for another grid: its tables are resized and the model keeps its own index.
+        if (options.resizePosEmbed) continue;
         problems.push(`'${k}' has shape [${shape}], but the model's ${grid} patch grid gives [${t}, ${t}]`);
         continue;
       }

@@ -1,8 +1,13 @@
+/**
+ * Input and output: safetensors, weight import/export with reference-name converters, PNG and image grids.
+ * @module io
+ */
 export {
   parseSafetensors,
   serializeSafetensors,
   SafetensorsFile,
   DTYPE_SIZES,
+  SAFETENSORS_LIMITS,
   f16BitsToNumber,
   numberToF16Bits,
   bf16BitsToNumber,
@@ -68,4 +73,22 @@ export {
   RELATIVE_POSITION_BIAS_KEY,
   type LoadMimWeightsOptions,
 } from './converters_mim.js';
+export {
+  resizeRelPosBiasTable,
+  resizeRelPosBiasTableData,
+  TIMM_RESAMPLE,
+  MAE_RESAMPLE,
+  BEIT_RESAMPLE,
+  type PosEmbedResample,
+  type ConverterResample,
+} from './pos_resize.js';
+export { dinoConverter, dinoBackboneConverter, dinoCheckpointConverter } from './converters_dino.js';
+export {
+  mocoV3Converter,
+  mocoV3EncoderConverter,
+  loadWeightsWithBatchNorm,
+  exportWeightsWithBatchNorm,
+  saveWeightsWithBatchNorm,
+} from './converters_ssl.js';
 export { openClipConverter, openClipVisionConverter, openClipTextConverter } from './converters_clip.js';
+export { beit3Converter } from './converters_beit3.js';

@@ -72,10 +72,87 @@ function fail(message: string): never {
 
 function describe(v: unknown): string {
   if (v === null) return 'null';
-  if (Array.isArray(v)) return `array ${truncate(JSON.stringify(v))}`;
-  if (typeof v === 'string') return `string ${truncate(JSON.stringify(v))}`;
-  if (typeof v === 'object') return `object ${truncate(JSON.stringify(v))}`;
+  if (Array.isArray(v)) return `array ${truncate(preview(v))}`;
+  if (typeof v === 'string') return `string ${truncate(JSON.stringify(v.length > 100 ? v.slice(0, 100) : v))}`;
+  if (typeof v === 'object') return `object ${truncate(preview(v))}`;
   return `${typeof v} ${String(v)}`;
+}
+
+/**
+ * JSON-like text of `v`, bounded in depth and length (`JSON.stringify` of a
+ * hostile header could overflow the stack or build a huge string only to
+ * cut it to 60 characters).
+ */
+function preview(v: unknown, depth = 0, budget = { left: 80 }): string {
+  if (budget.left <= 0) return '';
+  let out: string;
+  if (v === null || typeof v !== 'object') {
+    out = typeof v === 'string' ? JSON.stringify(v.length > 40 ? v.slice(0, 40) : v) : String(v);
+  } else if (depth >= 3) {
+    out = Array.isArray(v) ? '[...]' : '{...}';
+  } else if (Array.isArray(v)) {
+    const parts: string[] = [];
+    for (const x of v) {
+      if (budget.left <= 0) break;
+      parts.push(preview(x, depth + 1, budget));
+    }
+    out = `[${parts.join(',')}]`;
+  } else {
+    const parts: string[] = [];
+    for (const k in v as Record<string, unknown>) {
+      if (budget.left <= 0) break;
+      parts.push(`${JSON.stringify(k.slice(0, 40))}:${preview((v as Record<string, unknown>)[k], depth + 1, budget)}`);
+    }
+    out = `{${parts.join(',')}}`;
+  }
+  budget.left -= out.length;
+  return out;
+}
+
+/**
+ * Limits of {@link parseSafetensors}, checked before the header is parsed:
+ * - `maxHeaderBytes`: 100,000,000, the Rust reader's own limit;
+ * - `maxEntries`: 100,000 tensors (large LLM checkpoints have a few
+ *   thousand per file; a 1,000,000-entry header took 24 s and 1 GB);
+ * - `maxNesting`: 8 levels of `{`/`[` (a valid header needs 3:
+ *   header -> entry -> shape), so a deeply nested header cannot exhaust the
+ *   stack.
+ */
+export const SAFETENSORS_LIMITS = { maxHeaderBytes: 100_000_000, maxEntries: 100_000, maxNesting: 8 } as const;
+
+/**
+ * One pass over the header bytes, outside strings: the deepest nesting and
+ * the number of top-level members. Throws as soon as a limit is passed.
+ * Runs on the raw bytes, before UTF-8 decoding (structural characters are
+ * ASCII, and no byte of a multi-byte UTF-8 sequence is below 0x80).
+ */
+function scanHeader(text: Uint8Array): void {
+  let depth = 0;
+  let members = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i]!;
+    if (inString) {
+      if (c === 0x5c) i++; // backslash: skip the escaped character
+      else if (c === 0x22) inString = false;
+      continue;
+    }
+    if (c === 0x22) {
+      inString = true;
+    } else if (c === 0x7b || c === 0x5b) {
+      depth++;
+      if (depth > SAFETENSORS_LIMITS.maxNesting) {
+        fail(`header nests deeper than ${SAFETENSORS_LIMITS.maxNesting} levels (a valid header needs 3); refused before parsing`);
+      }
+    } else if (c === 0x7d || c === 0x5d) {
+      depth--;
+    } else if (c === 0x2c && depth === 1) {
+      // members + 1 top-level keys; one may be __metadata__.
+      if (++members > SAFETENSORS_LIMITS.maxEntries) {
+        fail(`header has more than ${SAFETENSORS_LIMITS.maxEntries} entries (the reader's limit); refused before parsing`);
+      }
+    }
+  }
 }
 
 function truncate(s: string, max = 60): string {
@@ -396,6 +473,10 @@ function checkBool(name: string, bytes: Uint8Array): void {
  * `__metadata__` values that are not strings. Each throws its own `Error`
  * (message prefixed `safetensors:`) naming the tensor and the problem.
  *
+ * Sizes are bounded by {@link SAFETENSORS_LIMITS} (header bytes, entries,
+ * nesting), checked before `JSON.parse`, so a hostile header fails fast
+ * with a message instead of a stack overflow or minutes of parsing.
+ *
  * Gaps between tensors and trailing bytes are accepted (the Rust reader is
  * stricter); a tensor's data need not be aligned.
  *
@@ -422,6 +503,10 @@ export function parseSafetensors(bytes: Uint8Array | ArrayBuffer, options: Parse
   if (lenHi !== 0 || headerLen > available) {
     fail(`header length ${headerLen} exceeds the ${available} bytes after the length field (file is ${file.byteLength} bytes)`);
   }
+  if (headerLen > SAFETENSORS_LIMITS.maxHeaderBytes) {
+    fail(`header length ${headerLen} exceeds the reader's limit of ${SAFETENSORS_LIMITS.maxHeaderBytes} bytes`);
+  }
+  scanHeader(file.subarray(8, 8 + headerLen));
   let text: string;
   try {
     text = new TextDecoder('utf-8', { fatal: true }).decode(file.subarray(8, 8 + headerLen));

@@ -1,6 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
-import type { Module, TorchLayout } from '../layers/module.js';
+import { Module, type TorchLayout } from '../layers/module.js';
+import { describeValue } from '../utils/config.js';
 import { identityConverter, toForeignKey, toModuleKey, type WeightConverter } from './converters.js';
+import { planPositionResize, positionTargets, type PosEmbedResample, type ResizePlan } from './pos_resize.js';
 import { parseSafetensors, SafetensorsFile, serializeSafetensors, type SafetensorsEntry } from './safetensors.js';
 
 /**
@@ -32,6 +34,28 @@ export interface LoadWeightsOptions {
    * load SimMIM's encoder, `'module.'` for a DDP checkpoint). Default `''`.
    */
   prefix?: string;
+  /**
+   * Load a checkpoint made at another image size: a position weight whose
+   * row count differs from the model's is resized to the model's patch grid
+   * instead of being refused, as the references' loaders do. Absolute tables
+   * (`pos_embed`, `decoder_pos_embed`; prefix rows kept) with `F.interpolate`:
+   * `true` uses the interpolation of the converter's reference
+   * (`converter.posEmbedResample`: timm's `checkpoint_filter_fn` bicubic
+   * with antialias; MAE's `interpolate_pos_embed` and BEiT's/SimMIM's
+   * loaders bicubic without), an object overrides it. BEiT relative tables
+   * (`relative_position_bias_table`) with timm's `resize_rel_pos_bias_table`.
+   * The checkpoint's grid is taken as square, as every reference does.
+   * Default `false` (a size mismatch is an error).
+   */
+  resizePosEmbed?: boolean | PosEmbedResample;
+  /**
+   * What to do with a checkpoint value that is NaN or +-Infinity: `true`
+   * refuses the load (naming the key; nothing is written), `'warn'` loads
+   * and reports the keys through `console.warn`, `false` (the default) loads
+   * silently. The values are on the CPU at this point, so the check costs one
+   * pass over them.
+   */
+  checkFinite?: boolean | 'warn';
 }
 
 /** What {@link loadWeights} did, by key. */
@@ -44,6 +68,8 @@ export interface LoadReport {
   unexpected: string[];
   /** Checkpoint keys (as in the file) that the converter skips on purpose. */
   skipped: string[];
+  /** Module keys whose checkpoint value was resized (`resizePosEmbed`), with the grids, e.g. `pos_embed: 14x14 -> 10x10`. */
+  resized: string[];
 }
 
 /**
@@ -141,7 +167,14 @@ function sourceTensors(source: StateDictSource): Map<string, SourceTensor> {
   if (source instanceof Map) {
     for (const [k, t] of source) {
       if (!(t instanceof tf.Tensor)) throw new Error(`loadWeights: source entry '${k}' is not a tf.Tensor`);
-      out.set(k, { shape: [...t.shape], dtype: t.dtype, read: () => Float32Array.from(t.dataSync() as ArrayLike<number>) });
+      out.set(k, {
+        shape: [...t.shape],
+        dtype: t.dtype,
+        read: () => {
+          if (t.isDisposed) throw new Error(`source tensor '${k}' is disposed`);
+          return Float32Array.from(t.dataSync() as ArrayLike<number>);
+        },
+      });
     }
     return out;
   }
@@ -178,6 +211,18 @@ export function loadWeights(module: Module, source: StateDictSource, options: Lo
   const prefix = options.prefix ?? '';
   if (typeof strict !== 'boolean') throw new Error(`loadWeights: strict must be a boolean, got ${String(strict)}`);
   if (typeof prefix !== 'string') throw new Error(`loadWeights: prefix must be a string, got ${String(prefix)}`);
+  const checkFinite = options.checkFinite ?? false;
+  if (checkFinite !== true && checkFinite !== false && checkFinite !== 'warn') {
+    throw new Error(`loadWeights: checkFinite must be true, false or 'warn', got ${describeValue(checkFinite)}`);
+  }
+  if (!(module instanceof Module)) throw new Error(`loadWeights: module must be a Module, got ${describeValue(module)}`);
+  if (module.isDisposed) throw new Error(`loadWeights: ${module.constructor.name} '${module.name}' was disposed`);
+  if (!(source instanceof Map) && !(source instanceof SafetensorsFile) && !(source instanceof Uint8Array) && !(source instanceof ArrayBuffer)) {
+    throw new Error(`loadWeights: source must be a SafetensorsFile, bytes or a Map<string, tf.Tensor>, got ${describeValue(source)}`);
+  }
+  const resize = resolveResize(options.resizePosEmbed, converter);
+  const targets = resize ? positionTargets(module) : new Map();
+  const plans = new Map<string, Extract<ResizePlan, { from: string }>>(); // module key -> resize
   const weights = module.namedWeights();
   const layouts = module.namedLayouts();
   const tensors = sourceTensors(source);
@@ -211,6 +256,15 @@ export function loadWeights(module: Module, source: StateDictSource, options: Lo
     if (src.dtype !== 'float32') {
       problems.push(`'${fileKey}' is ${src.dtype}, but weight '${moduleKey}' needs floats (F32, F16 or BF16)`);
     } else if (shapeStr(src.shape) !== shapeStr(want)) {
+      const plan = resize ? planPositionResize(targets, moduleKey, src.shape, want, resize) : null;
+      if (plan && 'ok' in plan) {
+        plans.set(moduleKey, plan);
+        continue;
+      }
+      if (plan) {
+        problems.push(plan.error);
+        continue;
+      }
       problems.push(
         `size mismatch for '${moduleKey}'${fileKey === moduleKey ? '' : ` (checkpoint key '${fileKey}')`}: ` +
           `the checkpoint has ${shapeStr(src.shape)} in PyTorch layout, the module expects ${shapeStr(want)} ` +
@@ -228,12 +282,38 @@ export function loadWeights(module: Module, source: StateDictSource, options: Lo
   }
   if (problems.length > 0) throw new Error(`${where}: ${problems.join('; ')}`);
 
-  const loaded: string[] = [];
+  // Every value is read (and checked) before the first write, so a source
+  // that fails halfway (a disposed tensor, a corrupt F16 block, a NaN) leaves
+  // the module exactly as it was.
+  const values = new Map<string, Float32Array>();
+  const nonFinite: string[] = [];
   for (const [moduleKey, fileKey] of assigned) {
     const weight = weights.get(moduleKey)!;
     const layout = layouts.get(moduleKey) ?? { kind: 'same' };
-    const values = fromTorchLayout(tensors.get(fileKey)!.read(), weight.shape as number[], layout);
-    const t = tf.tensor(values, weight.shape as number[], 'float32');
+    let raw: Float32Array;
+    try {
+      const read = tensors.get(fileKey)!.read();
+      const plan = plans.get(moduleKey);
+      raw = plan ? plan.ok(read) : read;
+    } catch (e) {
+      throw new Error(`${where}: cannot read '${fileKey}' (for '${moduleKey}'): ${e instanceof Error ? e.message : String(e)}; nothing was loaded`);
+    }
+    if (checkFinite !== false) {
+      const i = raw.findIndex((v) => !Number.isFinite(v));
+      if (i >= 0) nonFinite.push(`'${fileKey}' (element ${i} is ${raw[i]})`);
+    }
+    values.set(moduleKey, fromTorchLayout(raw, weight.shape as number[], layout));
+  }
+  if (nonFinite.length > 0) {
+    const msg = `non-finite values in ${nonFinite.length} tensor(s): ${nonFinite.slice(0, 10).join(', ')}${nonFinite.length > 10 ? ', ...' : ''}`;
+    if (checkFinite === true) throw new Error(`${where}: ${msg}; nothing was loaded (checkFinite)`);
+    console.warn(`${where}: ${msg}`);
+  }
+
+  const loaded: string[] = [];
+  for (const [moduleKey, data] of values) {
+    const weight = weights.get(moduleKey)!;
+    const t = tf.tensor(data, weight.shape as number[], 'float32');
     try {
       weight.write(t);
     } finally {
@@ -241,7 +321,29 @@ export function loadWeights(module: Module, source: StateDictSource, options: Lo
     }
     loaded.push(moduleKey);
   }
-  return { loaded, missing, unexpected, skipped };
+  const resized = [...plans].map(([k, p]) => `${k}: ${p.from} -> ${p.to}`);
+  return { loaded, missing, unexpected, skipped, resized };
+}
+
+/** The interpolation of `resizePosEmbed`, or null when off. */
+function resolveResize(opt: LoadWeightsOptions['resizePosEmbed'], converter: WeightConverter): Required<PosEmbedResample> | null {
+  if (opt === undefined || opt === false) return null;
+  const ref = converter.posEmbedResample;
+  if (opt === true) return { mode: ref.mode, antialias: ref.antialias, alignCorners: ref.alignCorners };
+  if (typeof opt !== 'object' || opt === null) {
+    throw new Error(`loadWeights: resizePosEmbed must be a boolean or { mode, antialias, alignCorners }, got ${String(opt)}`);
+  }
+  const r = { mode: opt.mode ?? ref.mode, antialias: opt.antialias ?? ref.antialias, alignCorners: opt.alignCorners ?? ref.alignCorners };
+  if (r.mode !== 'bicubic' && r.mode !== 'bilinear' && r.mode !== 'nearest') {
+    throw new Error(`loadWeights: resizePosEmbed.mode must be 'bicubic', 'bilinear' or 'nearest', got '${String(r.mode)}'`);
+  }
+  if (typeof r.antialias !== 'boolean' || typeof r.alignCorners !== 'boolean') {
+    throw new Error(`loadWeights: resizePosEmbed.antialias and .alignCorners must be booleans, got ${String(r.antialias)}, ${String(r.alignCorners)}`);
+  }
+  if (r.mode === 'nearest' && (r.antialias || r.alignCorners)) {
+    throw new Error("loadWeights: resizePosEmbed mode 'nearest' takes neither antialias nor alignCorners");
+  }
+  return r;
 }
 
 /** Options of {@link exportWeights}. */

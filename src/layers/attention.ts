@@ -6,6 +6,7 @@ import { Linear } from './linear.js';
 import { Module, type Weight } from './module.js';
 import { toPair } from './patch_embed.js';
 import { gatherRelativePositionBias, numRelativeDistance, relativePositionIndex } from './rel_pos_bias.js';
+import { CONFIG_LIMITS, checkTensorArg, optionalBool, optionalInt, requireConfig, requireInt } from '../utils/config.js';
 
 /**
  * Where the fused `qkv` projection gets its bias:
@@ -135,6 +136,10 @@ export class Attention extends Module {
   readonly relativePositionIndex: Int32Array | null;
 
   constructor(config: AttentionConfig) {
+    requireConfig('Attention', config);
+    requireInt('Attention', 'dim', config.dim, { min: 1, max: CONFIG_LIMITS.maxDim });
+    optionalInt('Attention', 'numHeads', config.numHeads, 8, { min: 1, max: CONFIG_LIMITS.maxHeads });
+    optionalBool('Attention', 'projBias', config.projBias, true);
     super({ name: config.name, seed: config.seed });
     const dim = config.dim;
     const numHeads = config.numHeads ?? 8;
@@ -242,6 +247,7 @@ export class Attention extends Module {
    * broadcastable to `[B, heads, N, N]`) added to the logits.
    */
   forward(x: tf.Tensor, options: AttentionForwardOptions = {}): AttentionOutput {
+    checkTensorArg('Attention.forward', 'x', x, { rank: 3, what: '[B, N, dim]' });
     this.validate(x);
     this.checkRelPosBias(x.shape[1]!, options.relPosBias);
     this.checkAttnMask(x.shape[0]!, x.shape[1]!, options.attnMask);

@@ -8,6 +8,7 @@ import { LayerScale } from './layer_scale.js';
 import { Mlp, type MlpActivation } from './mlp.js';
 import { Module, type Weight } from './module.js';
 import { toPair } from './patch_embed.js';
+import { checkTensorArg, checkTransformerStack, optionalNumber, orDefault, requireConfig } from '../utils/config.js';
 
 /**
  * Key names of the layer-scale vectors: `timm` -> `ls1.gamma` / `ls2.gamma`
@@ -127,6 +128,11 @@ export class Block extends Module {
   readonly dropPath2: DropPath;
 
   constructor(config: BlockConfig) {
+    // numHeads is required, as in timm's Block (Attention alone defaults to 8).
+    requireConfig('Block', config);
+    checkTransformerStack('Block', { dim: ['dim', config.dim], depth: ['depth', 1], numHeads: ['numHeads', config.numHeads], mlpRatio: ['mlpRatio', orDefault(config.mlpRatio, 4)] });
+    optionalNumber('Block', 'dropPath', config.dropPath, 0, { min: 0, max: 1 });
+    optionalNumber('Block', 'normEps', config.normEps, 1e-6, { min: 0, minExclusive: true });
     super({ name: config.name, seed: config.seed });
     const c = {
       dim: config.dim,
@@ -186,6 +192,7 @@ export class Block extends Module {
 
   /** `x: [B, N, D]` -> `{ out: [B, N, D], attn?: [B, heads, N, N] }`. */
   forward(x: tf.Tensor, options: BlockForwardOptions = {}): BlockOutput {
+    checkTensorArg('Block.forward', 'x', x, { rank: 3, what: '[B, N, dim]' });
     if (x.rank !== 3 || x.shape[2] !== this.config.dim) {
       throw new Error(`Block: x must be [B, N, dim=${this.config.dim}], got shape [${x.shape}]`);
     }

@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { serialization } from '@tensorflow/tfjs-core';
 import { Rng } from '../utils/random.js';
 import { Module } from './module.js';
+import { checkConfigObject, optionalBool, optionalNumber } from '../utils/config.js';
 
 function checkRate(owner: string, rate: number): void {
   if (!(typeof rate === 'number' && rate >= 0 && rate <= 1)) {
@@ -70,6 +71,9 @@ export class DropPath extends Module {
   step = 0;
 
   constructor(config: DropPathConfig = {}) {
+    checkConfigObject('DropPath', config);
+    optionalNumber('DropPath', 'rate', config.rate, 0, { min: 0, max: 1 });
+    optionalBool('DropPath', 'scaleByKeep', config.scaleByKeep, true);
     super({ name: config.name, seed: config.seed });
     const rate = config.rate ?? 0;
     checkRate('DropPath', rate);

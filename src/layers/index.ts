@@ -1,3 +1,7 @@
+/**
+ * Building blocks: `Module` (weights by reference name, seeds, freezing), containers, linear and norm layers, patch and position embeddings, attention, MLP, ViT and Multiway blocks.
+ * @module layers
+ */
 export { Module, type Weight, type TorchLayout, type ParamOptions } from './module.js';
 export { initTensor, type Init } from './init.js';
 export { Linear, type LinearConfig } from './linear.js';
@@ -51,6 +55,7 @@ export {
   type SubLnFeedForwardConfig,
   type MultiwayBlockConfig,
   type MultiwayBlockForwardOptions,
+  type MultiwayAttentionForwardOptions,
   type MultiwayBlockOutput,
 } from './multiway.js';
 export { causalMask, keyPaddingMask, combineMasks, checkAttnMask, MASK_VALUE } from './attention_mask.js';
@@ -63,4 +68,6 @@ export {
   type SequentialStep,
   type TensorModule,
 } from './containers.js';
+export { WeightNormLinear, type WeightNormLinearConfig } from './weight_norm_linear.js';
+export { BatchNorm1d, batchNormModules, batchNormBuffers, type BatchNorm1dConfig, type BatchNormForwardOptions } from './batch_norm.js';
 export { AttentionalPooler, type AttentionalPoolerConfig } from './attentional_pooler.js';

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { CONFIG_LIMITS } from '../utils/config.js';
 import { Rng } from '../utils/random.js';
 
 /**
@@ -24,7 +25,14 @@ export type Init =
 
 /** Materialises an initialiser as a new float32 tensor of `shape`. */
 export function initTensor(init: Init, shape: number[], seed: number): tf.Tensor {
+  if (init === null || typeof init !== 'object') throw new Error(`initTensor: init must be an object with a kind, got ${String(init)}`);
+  if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && d >= 0)) {
+    throw new Error(`initTensor: shape must be an array of non-negative integers, got ${JSON.stringify(shape)}`);
+  }
   const n = shape.reduce((a, b) => a * b, 1);
+  if (n > CONFIG_LIMITS.maxParams) {
+    throw new Error(`initTensor: shape [${shape}] has ${n} elements, above CONFIG_LIMITS.maxParams ${CONFIG_LIMITS.maxParams}`);
+  }
   const out = new Float32Array(n);
   const rng = new Rng(seed);
   switch (init.kind) {
@@ -60,6 +68,9 @@ export function initTensor(init: Init, shape: number[], seed: number): tf.Tensor
       }
       out.set(init.values);
       break;
+    default:
+      // A misspelt kind would otherwise leave the weight at zeros.
+      throw new Error(`initTensor: unknown init kind ${JSON.stringify((init as { kind?: unknown }).kind)} (known: zeros, ones, constant, truncNormal, normal, xavierUniform, uniform, values)`);
   }
   return tf.tensor(out, shape, 'float32');
 }

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { serialization } from '@tensorflow/tfjs-core';
 import { Module, type Weight } from './module.js';
+import { CONFIG_LIMITS, checkTensorArg, optionalBool, requireConfig, requireInt, requireNumber } from '../utils/config.js';
 
 /** Config of {@link LayerNorm}. */
 export interface LayerNormConfig {
@@ -30,6 +31,10 @@ export class LayerNorm extends Module {
   readonly bias: Weight | null;
 
   constructor(config: LayerNormConfig) {
+    requireConfig('LayerNorm', config);
+    requireInt('LayerNorm', 'dim', config.dim, { min: 1, max: CONFIG_LIMITS.maxDim });
+    requireNumber('LayerNorm', 'eps', config.eps, { min: 0, minExclusive: true });
+    optionalBool('LayerNorm', 'affine', config.affine, true);
     super({ name: config.name, seed: config.seed });
     if (!Number.isInteger(config.dim) || config.dim <= 0) {
       throw new Error(`LayerNorm: dim must be a positive integer, got ${config.dim}`);
@@ -44,6 +49,7 @@ export class LayerNorm extends Module {
 
   /** `x: [..., dim]` -> same shape. */
   forward(x: tf.Tensor): tf.Tensor {
+    checkTensorArg('LayerNorm.forward', 'x', x, { what: '[..., dim]', nonEmpty: false });
     if (x.shape[x.rank - 1] !== this.config.dim) {
       throw new Error(`LayerNorm: input last dimension must be dim=${this.config.dim}, got shape [${x.shape}]`);
     }

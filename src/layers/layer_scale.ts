@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { serialization } from '@tensorflow/tfjs-core';
 import { Module, type Weight } from './module.js';
+import { CONFIG_LIMITS, checkTensorArg, optionalNumber, requireConfig, requireInt } from '../utils/config.js';
 
 /** Config of {@link LayerScale}. */
 export interface LayerScaleConfig {
@@ -31,6 +32,9 @@ export class LayerScale extends Module {
   readonly gamma: Weight;
 
   constructor(config: LayerScaleConfig) {
+    requireConfig('LayerScale', config);
+    requireInt('LayerScale', 'dim', config.dim, { min: 1, max: CONFIG_LIMITS.maxDim });
+    optionalNumber('LayerScale', 'initValues', config.initValues, 1e-5);
     super({ name: config.name, seed: config.seed });
     if (!Number.isInteger(config.dim) || config.dim <= 0) {
       throw new Error(`LayerScale: dim must be a positive integer, got ${config.dim}`);
@@ -43,6 +47,7 @@ export class LayerScale extends Module {
 
   /** `x: [..., D]` -> `x * gamma`. */
   forward(x: tf.Tensor): tf.Tensor {
+    checkTensorArg('LayerScale.forward', 'x', x, { what: '[..., dim]', nonEmpty: false });
     if (x.shape[x.rank - 1] !== this.config.dim) {
       throw new Error(`LayerScale: x last dimension must be dim=${this.config.dim}, got shape [${x.shape}]`);
     }

@@ -3,6 +3,14 @@ import { serialization } from '@tensorflow/tfjs-core';
 import { linear } from '../ops/matmul.js';
 import { Module, type Weight } from './module.js';
 import type { Init } from './init.js';
+import { CONFIG_LIMITS, checkTensorArg, optionalBool, requireConfig, requireInt } from '../utils/config.js';
+
+function checkLinearConfig(config: LinearConfig): void {
+  requireConfig('Linear', config);
+  requireInt('Linear', 'inFeatures', config.inFeatures, { min: 1, max: CONFIG_LIMITS.maxDim });
+  requireInt('Linear', 'outFeatures', config.outFeatures, { min: 1, max: CONFIG_LIMITS.maxDim });
+  optionalBool('Linear', 'bias', config.bias, true);
+}
 
 /** Config of {@link Linear}. */
 export interface LinearConfig {
@@ -36,6 +44,7 @@ export class Linear extends Module {
   readonly bias: Weight | null;
 
   constructor(config: LinearConfig) {
+    checkLinearConfig(config);
     super({ name: config.name, seed: config.seed });
     for (const key of ['inFeatures', 'outFeatures'] as const) {
       const v = config[key];
@@ -63,6 +72,7 @@ export class Linear extends Module {
 
   /** `x: [..., in]` -> `[..., out]`. */
   forward(x: tf.Tensor): tf.Tensor {
+    checkTensorArg('Linear.forward', 'x', x, { what: '[..., inFeatures]', nonEmpty: false });
     if (x.shape[x.rank - 1] !== this.config.inFeatures) {
       throw new Error(
         `Linear: input last dimension must be inFeatures=${this.config.inFeatures}, got shape [${x.shape}]`,

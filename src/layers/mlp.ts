@@ -3,6 +3,7 @@ import { ensureGradients } from '../ops/gradients.js';
 import { serialization } from '@tensorflow/tfjs-core';
 import { Linear } from './linear.js';
 import { Module } from './module.js';
+import { CONFIG_LIMITS, checkTensorArg, optionalBool, optionalNumber, requireConfig, requireInt } from '../utils/config.js';
 
 /**
  * The exact Gaussian error linear unit (Hendrycks & Gimpel, 2016):
@@ -95,6 +96,12 @@ export class Mlp extends Module {
   readonly fc2: Linear;
 
   constructor(config: MlpConfig) {
+    requireConfig('Mlp', config);
+    requireInt('Mlp', 'inFeatures', config.inFeatures, { min: 1, max: CONFIG_LIMITS.maxDim });
+    if (config.hiddenFeatures !== undefined) requireInt('Mlp', 'hiddenFeatures', config.hiddenFeatures, { min: 1, max: CONFIG_LIMITS.maxDim * 64 });
+    optionalNumber('Mlp', 'mlpRatio', config.mlpRatio, 4, { min: 0, minExclusive: true, max: 64 });
+    if (config.outFeatures !== undefined) requireInt('Mlp', 'outFeatures', config.outFeatures, { min: 1, max: CONFIG_LIMITS.maxDim });
+    optionalBool('Mlp', 'bias', config.bias, true);
     super({ name: config.name, seed: config.seed });
     const inF = config.inFeatures;
     if (!Number.isInteger(inF) || inF <= 0) throw new Error(`Mlp: inFeatures must be a positive integer, got ${inF}`);
@@ -116,6 +123,7 @@ export class Mlp extends Module {
 
   /** `x: [..., D]` -> `[..., outFeatures]`. */
   forward(x: tf.Tensor): tf.Tensor {
+    checkTensorArg('Mlp.forward', 'x', x, { what: '[..., inFeatures]', nonEmpty: false });
     if (x.shape[x.rank - 1] !== this.config.inFeatures) {
       throw new Error(`Mlp: x last dimension must be inFeatures=${this.config.inFeatures}, got shape [${x.shape}]`);
     }

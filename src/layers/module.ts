@@ -3,6 +3,7 @@ import { layers, LayerVariable } from '@tensorflow/tfjs-layers';
 import { deriveSeed } from '../utils/random.js';
 import { initTensor, type Init } from './init.js';
 import { ensureGradients } from '../ops/gradients.js';
+import { describeValue, optionalSeed } from '../utils/config.js';
 
 /** A weight of a {@link Module}, as tfjs-layers holds it. */
 export type Weight = LayerVariable;
@@ -56,14 +57,45 @@ export abstract class Module extends layers.Layer {
   protected seed: number;
   /** Whether the seed came from the author (constructor or {@link Module.reseed}), not the default. */
   private seedGiven: boolean;
+  /** Set by {@link Module.dispose} (on this module and every sub-module). */
+  private disposedFlag = false;
 
   constructor(args: { name?: string; seed?: number; trainable?: boolean } = {}) {
+    // Checked here, before the Layer exists, so every subclass refuses a
+    // wrong-typed name or seed the same way (`seed: 0.7` or `NaN` would
+    // otherwise collapse to seed 0).
+    const where = new.target.name;
+    if (args.name !== undefined && typeof args.name !== 'string') {
+      throw new Error(`${where}: name must be a string, got ${describeValue(args.name)}`);
+    }
+    const seed = optionalSeed(where, args.seed);
     super({ name: args.name, trainable: args.trainable ?? true });
     // Gradients are registered by the library itself, wherever it is imported.
     ensureGradients();
-    this.seed = args.seed ?? 0;
+    this.seed = seed;
     this.seedGiven = args.seed !== undefined;
     this.built = true;
+  }
+
+  /** Whether {@link Module.dispose} has been called (on this module or a parent). */
+  get isDisposed(): boolean {
+    return this.disposedFlag;
+  }
+
+  /** Throws `<Class> '<name>' was disposed` if it was: a guard for the top of public methods. */
+  protected checkNotDisposed(): void {
+    if (this.disposedFlag) throw new Error(`${this.constructor.name} '${this.name}' was disposed`);
+  }
+
+  /**
+   * For a constructor's `catch`: disposes every weight and sub-module built
+   * so far, then rethrows `e`, so a constructor that fails partway leaks
+   * nothing. (Configs are validated before anything is built; this is the
+   * safety net for what validation cannot foresee.)
+   */
+  protected abandon(e: unknown): never {
+    this.dispose();
+    throw e;
   }
 
   /**
@@ -121,6 +153,8 @@ export abstract class Module extends layers.Layer {
       if (existing.has(key)) {
         this.subModules.delete(name);
         this.splicedModules.delete(name);
+        // The refused part would be unreachable: free its weights.
+        module.dispose();
         throw new Error(`${this.getClassName() ?? this.constructor.name}: sub-module '${name}' brings weight key '${key}', which this module already has`);
       }
     }
@@ -269,15 +303,36 @@ export abstract class Module extends layers.Layer {
     return n;
   }
 
-  /** Disposes every weight of this module and its sub-modules. */
+  /**
+   * Disposes every weight of this module and its sub-modules. Idempotent: a
+   * second call does nothing. Afterwards, any use of the module (a forward
+   * pass, `trainableVariables()`, `loadWeights`, ...) throws
+   * `<Class> '<name>' was disposed` instead of a tfjs internal error.
+   */
   override dispose(): { refCountAfterDispose: number; numDisposedVariables: number } {
+    if (this.disposedFlag) return { refCountAfterDispose: 0, numDisposedVariables: 0 };
+    const message = `${this.constructor.name} '${this.name}' was disposed`;
     let n = 0;
     for (const w of this.namedWeights().values()) {
-      if (!w.read().isDisposed) {
-        w.dispose();
+      const val = (w as unknown as { val: tf.Variable }).val;
+      if (val !== undefined && !val.isDisposed) {
+        val.dispose();
         n++;
       }
+      // Every later read or write of this weight says what happened.
+      const refuse = (): never => {
+        throw new Error(message);
+      };
+      Object.defineProperty(w, 'read', { value: refuse, configurable: true });
+      Object.defineProperty(w, 'write', { value: refuse, configurable: true });
+      Object.defineProperty(w, 'dispose', { value: () => undefined, configurable: true });
     }
+    this.markDisposed();
     return { refCountAfterDispose: 0, numDisposedVariables: n };
+  }
+
+  private markDisposed(): void {
+    this.disposedFlag = true;
+    for (const m of this.subModules.values()) m.markDisposed();
   }
 }

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { serialization } from '@tensorflow/tfjs-core';
 import { matMul } from '../ops/matmul.js';
+import { checkAttnMask } from './attention_mask.js';
 import type { Rng } from '../utils/random.js';
 import { DropPath } from './drop_path.js';
 import type { Init } from './init.js';
@@ -8,6 +9,7 @@ import { LayerNorm } from './layer_norm.js';
 import { Linear } from './linear.js';
 import { gelu } from './mlp.js';
 import { Module } from './module.js';
+import { CONFIG_LIMITS, checkTensorArg, checkTransformerStack, optionalBool, optionalNumber, requireConfig, requireInt } from '../utils/config.js';
 
 /**
  * BEiT-3's Multiway Transformer (Wang et al. 2023, "Image as a Foreign
@@ -274,10 +276,26 @@ export interface MultiwayBlockForwardOptions {
   useVLExpert?: boolean;
   /** Also return the attention probabilities. Default `false`. */
   returnAttention?: boolean;
+  /**
+   * Additive attention mask added to the logits before the softmax, float32,
+   * broadcastable to `[B, heads, T, T]` (`[T, T]`, `[B, 1, T, T]`,
+   * `[B, 1, 1, T]` from `keyPaddingMask`, `[1, 1, T, T]`); torchscale's
+   * `key_padding_mask` (BEiT-3's text padding) is `keyPaddingMask(padding)`.
+   * Default none.
+   */
+  attnMask?: tf.Tensor;
   /** Training mode (enables drop path). Default `false`. */
   training?: boolean;
   /** Generator for drop path in this call, instead of the block's own ones. */
   rng?: Rng;
+}
+
+/** Options of {@link MultiwayAttention.forward}. */
+export interface MultiwayAttentionForwardOptions {
+  /** Also return the attention probabilities. Default `false`. */
+  returnAttention?: boolean;
+  /** Additive mask on the logits, see {@link MultiwayBlockForwardOptions.attnMask}. Default none. */
+  attnMask?: tf.Tensor;
 }
 
 /** Output of {@link MultiwayBlock.forward}. */
@@ -293,7 +311,7 @@ export type MultiwayBlockOutput = {
  * `MultiheadAttention` with `multiway=True`): `q_proj`, `k_proj`, `v_proj`,
  * `out_proj` (with biases) and, with sub-LN, `inner_attn_ln` exist as `A`/`B`
  * copies; the scores and softmax are shared: every query attends to all `T`
- * keys of both modalities, `softmax((q * d^-0.5) k^T)`.
+ * keys of both modalities, `softmax((q * d^-0.5) k^T + attnMask)`.
  *
  * Shapes: `x: [B, T, C]` -> `out: [B, T, C]`, `attn: [B, heads, T, T]`.
  */
@@ -353,20 +371,24 @@ export class MultiwayAttention extends Module {
   }
 
   /** `x: [B, T, C]` -> `{out: [B, T, C], attn?: [B, heads, T, T]}`. */
-  forward(x: tf.Tensor, splitPosition: number, options: { returnAttention?: boolean } = {}): MultiwayBlockOutput {
+  forward(x: tf.Tensor, splitPosition: number, options: MultiwayAttentionForwardOptions = {}): MultiwayBlockOutput {
     const { embedDim: c, heads } = this.config;
     if (!(x instanceof tf.Tensor) || x.rank !== 3 || x.shape[2] !== c) {
       throw new Error(`MultiwayAttention: x must be [B, T, embedDim=${c}], got ${x instanceof tf.Tensor ? `shape [${x.shape}]` : typeof x}`);
     }
     const [b, t] = x.shape as [number, number, number];
     checkSplit('MultiwayAttention', splitPosition, t);
+    const mask = options.attnMask;
+    if (mask !== undefined) checkAttnMask(mask, b, heads, t, 'MultiwayAttention');
     const d = c / heads;
     const r = tf.tidy(() => {
       const split = (y: tf.Tensor) => tf.reshape(tf.transpose(tf.reshape(y, [b, t, heads, d]), [0, 2, 1, 3]), [b * heads, t, d]);
       const q = split(tf.mul(this.qProj.forward(x, splitPosition), this.scaling));
       const k = split(this.kProj.forward(x, splitPosition));
       const v = split(this.vProj.forward(x, splitPosition));
-      const probs = tf.softmax(matMul(q, k, false, true), -1);
+      let logits = matMul(q, k, false, true);
+      if (mask !== undefined) logits = tf.reshape(tf.add(tf.reshape(logits, [b, heads, t, t]), mask), [b * heads, t, t]);
+      const probs = tf.softmax(logits, -1);
       const o = tf.reshape(tf.transpose(tf.reshape(matMul(probs, v), [b, heads, t, d]), [0, 2, 1, 3]), [b, t, c]);
       const normed = this.innerAttnLn ? this.innerAttnLn.forward(o, splitPosition) : o;
       const out = this.outProj.forward(normed, splitPosition);
@@ -417,6 +439,12 @@ export class MultiwayBlock extends Module {
   private readonly dropPath2: DropPath;
 
   constructor(config: MultiwayBlockConfig) {
+    requireConfig('MultiwayBlock', config);
+    checkTransformerStack('MultiwayBlock', { dim: ['embedDim', config.embedDim], depth: ['depth', 1], numHeads: ['heads', config.heads], mlpRatio: ['mlpRatio', 1] });
+    if (config.ffnDim !== undefined) requireInt('MultiwayBlock', 'ffnDim', config.ffnDim, { min: 1, max: CONFIG_LIMITS.maxDim * 64 });
+    optionalBool('MultiwayBlock', 'subln', config.subln, true);
+    optionalBool('MultiwayBlock', 'vlExpert', config.vlExpert, false);
+    optionalNumber('MultiwayBlock', 'dropPath', config.dropPath, 0, { min: 0, max: 1 });
     super({ name: config.name, seed: config.seed });
     const { embedDim, heads } = config;
     if (!Number.isInteger(embedDim) || embedDim <= 0) {
@@ -466,6 +494,7 @@ export class MultiwayBlock extends Module {
 
   /** `x: [B, T, C]` -> `{out: [B, T, C], attn?: [B, heads, T, T]}`. */
   forward(x: tf.Tensor, options: MultiwayBlockForwardOptions = {}): MultiwayBlockOutput {
+    checkTensorArg('MultiwayBlock.forward', 'x', x, { rank: 3, what: '[B, N, embedDim]' });
     const c = this.config.embedDim;
     if (!(x instanceof tf.Tensor) || x.rank !== 3 || x.shape[2] !== c) {
       throw new Error(`MultiwayBlock: x must be [B, T, embedDim=${c}], got ${x instanceof tf.Tensor ? `shape [${x.shape}]` : typeof x}`);
@@ -474,9 +503,15 @@ export class MultiwayBlock extends Module {
     if (options.useVLExpert === true && !this.config.vlExpert) {
       throw new Error('MultiwayBlock: useVLExpert needs a block built with vlExpert: true (no ffn.C expert)');
     }
+    if (options.attnMask !== undefined) {
+      checkAttnMask(options.attnMask, x.shape[0]!, this.config.heads, x.shape[1]!, 'MultiwayBlock');
+    }
     const dp = { training: options.training, rng: options.rng };
     const r = tf.tidy(() => {
-      const a = this.selfAttn.forward(this.selfAttnLayerNorm.forward(x, s), s, { returnAttention: options.returnAttention });
+      const a = this.selfAttn.forward(this.selfAttnLayerNorm.forward(x, s), s, {
+        returnAttention: options.returnAttention,
+        attnMask: options.attnMask,
+      });
       const x1 = tf.add(x, this.dropPath1.forward(a.out, dp));
       const h = this.finalLayerNorm.forward(x1, s);
       const f = this.ffn.forward(h, s, options.useVLExpert === true ? { expert: 'C' } : {});

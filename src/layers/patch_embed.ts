@@ -3,6 +3,7 @@ import { serialization } from '@tensorflow/tfjs-core';
 import { linear } from '../ops/matmul.js';
 import { Module, type Weight } from './module.js';
 import { patchify } from './patchify.js';
+import { CONFIG_LIMITS, checkConfigObject, checkSize2d, checkTensorArg, optionalBool, optionalInt, orDefault } from '../utils/config.js';
 
 /** Config of {@link PatchEmbed}. */
 export interface PatchEmbedConfig {
@@ -83,6 +84,13 @@ export class PatchEmbed extends Module {
   readonly bias: Weight | null;
 
   constructor(config: PatchEmbedConfig = {}) {
+    checkConfigObject('PatchEmbed', config);
+    checkSize2d('PatchEmbed', 'imgSize', orDefault(config.imgSize, 224));
+    optionalInt('PatchEmbed', 'patchSize', config.patchSize, 16, { min: 1, max: CONFIG_LIMITS.maxPatchSize });
+    optionalInt('PatchEmbed', 'inChans', config.inChans, 3, { min: 1, max: CONFIG_LIMITS.maxChannels });
+    optionalInt('PatchEmbed', 'embedDim', config.embedDim, 768, { min: 1, max: CONFIG_LIMITS.maxDim });
+    optionalBool('PatchEmbed', 'bias', config.bias, true);
+    optionalBool('PatchEmbed', 'strictImgSize', config.strictImgSize, true);
     super({ name: config.name, seed: config.seed });
     const imgSize = toPair('imgSize', 'PatchEmbed', config.imgSize ?? 224);
     const p = config.patchSize ?? 16;
@@ -141,6 +149,7 @@ export class PatchEmbed extends Module {
 
   /** `imgs: [B, H, W, C]` -> tokens `[B, (H/p)(W/p), D]`. */
   forward(imgs: tf.Tensor): tf.Tensor3D {
+    checkTensorArg('PatchEmbed.forward', 'imgs', imgs, { rank: 4, what: '[B, H, W, C] images (NHWC)' });
     this.validate(imgs);
     return tf.tidy(
       () => linear(patchify(imgs, this.config.patchSize), this.weight.read(), this.bias?.read() ?? null) as tf.Tensor3D,

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Init } from './init.js';
+import { resamplePosTableData, type InterpolationMode } from '../ops/resize.js';
 
 /**
  * Fixed 1-D sine-cosine embedding of positions (Vaswani et al., 2017; MAE's
@@ -45,11 +46,15 @@ function gridPair(fn: string, gridSize: number | [number, number]): [number, num
  * values without touching a tensor backend.
  *
  * @param numPrefixTokens all-zero rows put first (1 = MAE's class-token row).
+ * @param rowFirst the first `D/2` channels encode the row and the last `D/2`
+ *   the column (MoCo v3's `build_2d_sincos_position_embedding`); default
+ *   false: column first (MAE).
  */
 export function sincosPosEmbed2dData(
   embedDim: number,
   gridSize: number | [number, number],
   numPrefixTokens = 0,
+  rowFirst = false,
 ): Float32Array {
   if (!Number.isInteger(embedDim) || embedDim <= 0 || embedDim % 4 !== 0) {
     throw new Error(`sincosPosEmbed2d: embedDim must be a positive multiple of 4, got ${embedDim}`);
@@ -68,8 +73,8 @@ export function sincosPosEmbed2dData(
     }
   }
   const half = embedDim / 2;
-  const embX = sincos1d(half, colPos);
-  const embY = sincos1d(half, rowPos);
+  const embX = sincos1d(half, rowFirst ? rowPos : colPos);
+  const embY = sincos1d(half, rowFirst ? colPos : rowPos);
   const out = new Float32Array((numPrefixTokens + n) * embedDim);
   for (let t = 0; t < n; t++) {
     const o = (numPrefixTokens + t) * embedDim;
@@ -107,9 +112,13 @@ export function sincosPosEmbed2d(
  * - `learned`: a trainable table, `trunc_normal(std 0.02)` (ViT, BEiT, SimMIM);
  * - `sincos`: the fixed {@link sincosPosEmbed2d} table, not trainable, with
  *   zero rows for prefix tokens (MAE);
+ * - `sincosRowFirst`: the same table with the row's channels first and the
+ *   column's last (MoCo v3's `VisionTransformerMoCo`; moco-v3 builds it with
+ *   `torch.meshgrid(grid_w, grid_h)`, which on its square grids puts the row
+ *   first), not trainable, zero prefix rows;
  * - `none`: no table (e.g. models with relative position bias only).
  */
-export type PosEmbedKind = 'learned' | 'sincos' | 'none';
+export type PosEmbedKind = 'learned' | 'sincos' | 'sincosRowFirst' | 'none';
 
 /**
  * Initialiser and trainability of a `[1, numPrefixTokens + rows * cols, D]`
@@ -129,63 +138,46 @@ export function posEmbedInit(
       return { init: { kind: 'truncNormal', std: 0.02 }, trainable: true };
     case 'sincos':
       return { init: { kind: 'values', values: sincosPosEmbed2dData(embedDim, gridSize, numPrefixTokens) }, trainable: false };
+    case 'sincosRowFirst':
+      return { init: { kind: 'values', values: sincosPosEmbed2dData(embedDim, gridSize, numPrefixTokens, true) }, trainable: false };
     default:
-      throw new Error(`posEmbedInit: kind must be 'learned', 'sincos' or 'none', got '${String(kind)}'`);
+      throw new Error(`posEmbedInit: kind must be 'learned', 'sincos', 'sincosRowFirst' or 'none', got '${String(kind)}'`);
   }
 }
 
-/** Interpolation of {@link resamplePosEmbed}. */
-export type ResampleMode = 'bicubic' | 'bilinear';
+/** Interpolation of {@link resamplePosEmbed} (PyTorch's `mode`). */
+export type ResampleMode = InterpolationMode;
 
 /** Options of {@link resamplePosEmbed}. */
 export interface ResamplePosEmbedOptions {
   /** Interpolation. Default `'bicubic'` (timm's default). */
   mode?: ResampleMode;
+  /**
+   * PyTorch's `antialias` (see `interpolationMatrix` in `ops/resize`).
+   * Default `true`: timm's `resample_abs_pos_embed`, `checkpoint_filter_fn`
+   * and its dynamic-size path. MAE's `interpolate_pos_embed`, BEiT's and
+   * DINO's resizing use `false`.
+   */
+  antialias?: boolean;
+  /** PyTorch's `align_corners`. Default false (every reference above). */
+  alignCorners?: boolean;
   /** Leading rows (class/register tokens) copied unchanged. Default 1 (class token). */
   numPrefixTokens?: number;
 }
 
-/** 1-D interpolation taps for each output index: source indices and weights. */
-function taps(inSize: number, outSize: number, mode: ResampleMode): { idx: number[]; w: number[] }[] {
-  const scale = inSize / outSize;
-  const out: { idx: number[]; w: number[] }[] = [];
-  for (let d = 0; d < outSize; d++) {
-    if (mode === 'bilinear') {
-      // PyTorch area_pixel_compute_source_index (align_corners=False): clamped at 0.
-      const src = Math.max(0, scale * (d + 0.5) - 0.5);
-      const i0 = Math.floor(src);
-      const i1 = i0 < inSize - 1 ? i0 + 1 : i0;
-      const l1 = src - i0;
-      out.push({ idx: [i0, i1], w: [1 - l1, l1] });
-    } else {
-      // PyTorch upsample_bicubic2d: no clamp of the source coordinate; the
-      // four taps are clamped to the border; cubic convolution with A = -0.75.
-      const A = -0.75;
-      const src = scale * (d + 0.5) - 0.5;
-      const i = Math.floor(src);
-      const t = src - i;
-      const cc1 = (x: number) => ((A + 2) * x - (A + 3)) * x * x + 1;
-      const cc2 = (x: number) => ((A * x - 5 * A) * x + 8 * A) * x - 4 * A;
-      const clamp = (k: number) => Math.min(Math.max(k, 0), inSize - 1);
-      out.push({
-        idx: [clamp(i - 1), clamp(i), clamp(i + 1), clamp(i + 2)],
-        w: [cc2(t + 1), cc1(t), cc1(1 - t), cc2(2 - t)],
-      });
-    }
-  }
-  return out;
-}
-
 /**
  * Resamples an absolute position table to another patch grid, as timm's
- * `resample_abs_pos_embed`: the prefix rows are kept, the grid rows are viewed
- * as a `[rows, cols, D]` image and resized with PyTorch's
- * `F.interpolate(mode, align_corners=False, antialias=False)` (bicubic: cubic
- * convolution with `A = -0.75` and border clamping), then flattened back
+ * `resample_abs_pos_embed` (huggingface/pytorch-image-models
+ * `timm/layers/pos_embed.py`): the prefix rows are kept, the grid rows are
+ * viewed as a `[rows, cols, D]` image and resized with PyTorch's
+ * `F.interpolate(mode, align_corners, antialias)` (defaults: bicubic,
+ * `align_corners=False`, `antialias=True` as timm), then flattened back
  * row-major. Used to fine-tune or run a model at another resolution.
  *
- * A one-off weight conversion: computed in plain JS (float64) on the table's
- * values, not differentiable.
+ * A one-off weight conversion on the table's values (the weights of
+ * `interpolationMatrix`, applied in float64), not differentiable; for a
+ * resize inside a training graph use `resamplePosTable` (`ops/resize`), which
+ * uses the same matrices.
  *
  * @param table `[1, P + oldRows * oldCols, D]` (or without the leading 1).
  * @param oldGrid the table's grid, `G` or `[rows, cols]`.
@@ -200,12 +192,13 @@ export function resamplePosEmbed(
 ): tf.Tensor {
   const mode = options.mode ?? 'bicubic';
   const P = options.numPrefixTokens ?? 1;
-  if (mode !== 'bicubic' && mode !== 'bilinear') {
-    throw new Error(`resamplePosEmbed: mode must be 'bicubic' or 'bilinear', got '${String(mode)}'`);
+  if (mode !== 'bicubic' && mode !== 'bilinear' && mode !== 'nearest') {
+    throw new Error(`resamplePosEmbed: mode must be 'bicubic', 'bilinear' or 'nearest', got '${String(mode)}'`);
   }
   if (!Number.isInteger(P) || P < 0) {
     throw new Error(`resamplePosEmbed: numPrefixTokens must be a non-negative integer, got ${P}`);
   }
+  const antialias = options.antialias ?? mode !== 'nearest';
   const [oh, ow] = gridPair('resamplePosEmbed', oldGrid);
   const [nh, nw] = gridPair('resamplePosEmbed', newGrid);
   if (!(table.rank === 3 && table.shape[0] === 1) && table.rank !== 2) {
@@ -219,38 +212,11 @@ export function resamplePosEmbed(
     );
   }
   const outShape = table.rank === 3 ? [1, P + nh * nw, D] : [P + nh * nw, D];
-  const src = table.dataSync() as Float32Array;
-  const out = new Float32Array((P + nh * nw) * D);
-  out.set(src.subarray(0, P * D));
-  if (oh === nh && ow === nw) {
-    out.set(src.subarray(P * D), P * D);
-    return tf.tensor(out, outShape, 'float32');
-  }
-  // Separable: resize along columns into [oh, nw, D], then along rows.
-  const tx = taps(ow, nw, mode);
-  const ty = taps(oh, nh, mode);
-  const mid = new Float64Array(oh * nw * D);
-  for (let r = 0; r < oh; r++) {
-    for (let c = 0; c < nw; c++) {
-      const { idx, w } = tx[c]!;
-      const o = (r * nw + c) * D;
-      for (let k = 0; k < idx.length; k++) {
-        const s = P * D + (r * ow + idx[k]!) * D;
-        const wk = w[k]!;
-        for (let ch = 0; ch < D; ch++) mid[o + ch] += wk * src[s + ch]!;
-      }
-    }
-  }
-  for (let r = 0; r < nh; r++) {
-    const { idx, w } = ty[r]!;
-    for (let c = 0; c < nw; c++) {
-      const o = P * D + (r * nw + c) * D;
-      for (let ch = 0; ch < D; ch++) {
-        let acc = 0;
-        for (let k = 0; k < idx.length; k++) acc += w[k]! * mid[(idx[k]! * nw + c) * D + ch]!;
-        out[o + ch] = acc;
-      }
-    }
-  }
+  const out = resamplePosTableData(table.dataSync() as Float32Array, D, [oh, ow], [nh, nw], {
+    mode,
+    antialias,
+    alignCorners: options.alignCorners ?? false,
+    numPrefixTokens: P,
+  });
   return tf.tensor(out, outShape, 'float32');
 }

@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { serialization } from '@tensorflow/tfjs-core';
 import { Module, type Weight } from './module.js';
 import { toPair } from './patch_embed.js';
+import { CONFIG_LIMITS, checkSize2d, requireConfig, requireInt } from '../utils/config.js';
 
 /**
  * Number of rows of a BEiT relative position table for a `[rows, cols]`
@@ -122,6 +123,9 @@ export class RelativePositionBias extends Module {
   readonly index: Int32Array;
 
   constructor(config: RelativePositionBiasConfig) {
+    requireConfig('RelativePositionBias', config);
+    checkSize2d('RelativePositionBias', 'windowSize', config.windowSize, 1024);
+    requireInt('RelativePositionBias', 'numHeads', config.numHeads, { min: 1, max: CONFIG_LIMITS.maxHeads });
     super({ name: config.name, seed: config.seed });
     const windowSize = toPair('windowSize', 'RelativePositionBias', config.windowSize);
     if (!Number.isInteger(config.numHeads) || config.numHeads <= 0) {

@@ -67,6 +67,17 @@ export type ClipLossOutput = {
  * `logitScale`: the **logarithm** of the scale (open_clip's parameter), a
  * scalar tensor or `tf.Variable` (shape `[]` or `[1]`); gradients flow to
  * it and to both feature sets.
+ *
+ * @example
+ * ```ts
+ * import * as tf from '@tensorflow/tfjs-core';
+ * import { clipLoss } from 'mimkit';
+ *
+ * const img = tf.randomNormal([4, 16]);
+ * const txt = tf.randomNormal([4, 16]);
+ * const logScale = tf.scalar(Math.log(1 / 0.07)); // the parameter, not exp() of it
+ * const { loss, logitsPerImage } = clipLoss(img, txt, logScale); // features are L2-normalised inside
+ * ```
  */
 export function clipLoss(
   imageFeatures: tf.Tensor,

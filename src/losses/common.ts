@@ -20,6 +20,7 @@ export function checkRank(fn: string, name: string, t: unknown, rank: number, wh
   if (t.rank !== rank) {
     throw new Error(`${fn}: ${name} must have rank ${rank} (${what}), got shape ${fmtShape(t)}`);
   }
+  checkNotEmpty(fn, name, t);
 }
 
 /** Throws unless `t` is a tf.Tensor of at least rank `minRank`. */
@@ -30,9 +31,20 @@ export function checkMinRank(fn: string, name: string, t: unknown, minRank: numb
   if (t.rank < minRank) {
     throw new Error(`${fn}: ${name} must have rank >= ${minRank} (${what}), got shape ${fmtShape(t)}`);
   }
+  checkNotEmpty(fn, name, t);
 }
 
 /** Throws unless `b` has exactly the shape of `a`. */
+/**
+ * Refuses a disposed or empty tensor: every loss here is a mean over a batch,
+ * undefined when it is empty (and tfjs-wasm's `sum` of an empty tensor
+ * returns stale memory, a plausible finite loss).
+ */
+export function checkNotEmpty(fn: string, name: string, t: tf.Tensor): void {
+  if (t.isDisposed) throw new Error(`${fn}: ${name} is a disposed tensor`);
+  if (t.size === 0) throw new Error(`${fn}: ${name} is empty (shape ${fmtShape(t)}); the loss over an empty batch is undefined`);
+}
+
 export function checkSameShape(fn: string, nameA: string, a: tf.Tensor, nameB: string, b: tf.Tensor): void {
   if (!tf.util.arraysEqual(a.shape, b.shape)) {
     throw new Error(
@@ -78,8 +90,10 @@ export function checkInteger(fn: string, name: string, v: unknown, min: number):
  */
 export function l2Normalize(x: tf.Tensor, eps = 1e-12): tf.Tensor {
   return tf.tidy(() => {
-    const norm = tf.sqrt(tf.sum(tf.square(x), -1, true));
-    return tf.div(x, tf.maximum(norm, eps));
+    // sqrt(max(|x|^2, eps^2)) = max(|x|, eps), but a zero row gets a zero
+    // gradient (as in PyTorch) instead of sqrt's infinite slope at 0 times 0 = NaN.
+    const norm = tf.sqrt(tf.maximum(tf.sum(tf.square(x), -1, true), eps * eps));
+    return tf.div(x, norm);
   });
 }
 

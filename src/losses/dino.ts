@@ -55,6 +55,18 @@ export interface DINOLossConfig {
  * Call {@link DINOLoss.call} for the loss (it uses the current center), then
  * {@link DINOLoss.updateCenter} with the same teacher output, as DINO's
  * `forward` does. Call {@link DINOLoss.dispose} to free the center.
+ *
+ * @example
+ * ```ts
+ * import * as tf from '@tensorflow/tfjs-core';
+ * import { DINOLoss } from 'mimkit';
+ *
+ * const loss = new DINOLoss({ outDim: 64, ncrops: 4, warmupTeacherTemp: 0.04, teacherTemp: 0.07, warmupTeacherTempEpochs: 30, nepochs: 100 });
+ * const student = tf.randomNormal([4 * 8, 64]); // 4 crops of 8 images, crop-major
+ * const teacher = tf.randomNormal([2 * 8, 64]); // the 2 global crops
+ * const l = loss.call(student, teacher, 0); // also moves the center (momentum 0.9)
+ * loss.dispose();
+ * ```
  */
 export class DINOLoss {
   /** The resolved config (defaults filled in). */

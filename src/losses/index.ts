@@ -1,3 +1,7 @@
+/**
+ * Losses: reconstruction, contrastive (InfoNCE, CLIP, MoCo v3), self-distillation (DINO, SimSiam, BYOL, Barlow Twins) and TinyMIM relation distillation.
+ * @module losses
+ */
 export { stopGradient } from './stop_gradient.js';
 export { normalizedPixelTargets, type NormalizedPixelTargetsOptions } from './normalized_pixels.js';
 export { maskedMseLoss, type MaskedMseLossOptions } from './masked_mse.js';

@@ -40,6 +40,16 @@ export interface InfoNCELossOptions {
  *
  * Shapes: `query`, `keys: [N, D]` (row `i` of `keys` is the positive of query
  * `i`); `options.negatives: [K, D]`. Returns a scalar.
+ *
+ * @example
+ * ```ts
+ * import * as tf from '@tensorflow/tfjs-core';
+ * import { infoNCELoss } from 'mimkit';
+ *
+ * const q = tf.randomNormal([8, 32]);
+ * const k = tf.randomNormal([8, 32]); // row i of k is the positive of row i of q
+ * infoNCELoss(q, k, { temperature: 0.1 }).print();
+ * ```
  */
 export function infoNCELoss(query: tf.Tensor, keys: tf.Tensor, options: InfoNCELossOptions = {}): tf.Scalar {
   ensureGradients();

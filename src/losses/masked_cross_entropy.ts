@@ -10,6 +10,15 @@ export interface MaskedCrossEntropyOptions {
    * a `[B, L]` label map can mark the unmasked patches with it.
    */
   ignoreIndex?: number;
+  /**
+   * Check, before any tensor work, that every label is `ignoreIndex` or in
+   * `[0, V)` and that at least one is not ignored. This READS the labels
+   * back (`dataSync`, one int32 per row): negligible on CPU/WASM, a
+   * synchronisation on WebGL/WebGPU. Default `true`. With `false` a label
+   * past the vocabulary contributes 0 to the loss and all-ignored labels
+   * give NaN.
+   */
+  validate?: boolean;
 }
 
 /**
@@ -26,6 +35,16 @@ export interface MaskedCrossEntropyOptions {
  * read).
  *
  * Shapes: `logits: [..., V]` float32; `labels: [...]` int32. Returns a scalar.
+ *
+ * @example
+ * ```ts
+ * import * as tf from '@tensorflow/tfjs-core';
+ * import { maskedCrossEntropy } from 'mimkit';
+ *
+ * const logits = tf.zeros([3, 4]); // uniform over 4 classes
+ * const labels = tf.tensor1d([2, -100, 0], 'int32'); // -100 = not a prediction target
+ * maskedCrossEntropy(logits, labels).print(); // log(4) = 1.386, over the 2 labelled rows
+ * ```
  */
 export function maskedCrossEntropy(
   logits: tf.Tensor,
@@ -53,6 +72,30 @@ export function maskedCrossEntropy(
     throw new Error(`${fn}: options.ignoreIndex must be an integer, got ${String(ignoreIndex)}`);
   }
   const v = logits.shape[logits.rank - 1]!;
+  const rows = labels.size;
+  if (rows === 0) {
+    throw new Error(`${fn}: no rows (labels shape ${fmtShape(labels)}); the mean over zero rows is undefined`);
+  }
+  if (v === 0) throw new Error(`${fn}: logits have 0 classes (shape ${fmtShape(logits)})`);
+  const validate = options.validate ?? true;
+  if (typeof validate !== 'boolean') throw new Error(`${fn}: options.validate must be a boolean, got ${String(validate)}`);
+  if (validate) {
+    // One read of the labels: a label past the vocabulary would otherwise
+    // give an all-zero one-hot row and a silently wrong (zero) loss.
+    const ids = labels.dataSync();
+    let counted = 0;
+    for (let i = 0; i < ids.length; i++) {
+      const id = ids[i]!;
+      if (id === ignoreIndex) continue;
+      if (id < 0 || id >= v) {
+        throw new Error(`${fn}: label ${id} at flat position ${i} is outside [0, ${v}) (the class axis of logits) and is not ignoreIndex ${ignoreIndex}`);
+      }
+      counted++;
+    }
+    if (counted === 0) {
+      throw new Error(`${fn}: every one of the ${rows} labels is ignoreIndex ${ignoreIndex}; the mean over zero rows is undefined`);
+    }
+  }
   return tf.tidy(() => {
     const flatLogits = tf.reshape(logits, [-1, v]);
     const flatLabels = tf.reshape(labels, [-1]);

@@ -25,6 +25,17 @@ export interface MaskedMseLossOptions {
  * `mask: [B, L]` (the leading axes), 1 = removed (the loss is computed
  * there), 0 = kept; float weights or bool. An all-zero mask gives NaN, as in
  * the reference. Returns a scalar.
+ *
+ * @example
+ * ```ts
+ * import * as tf from '@tensorflow/tfjs-core';
+ * import { maskedMseLoss } from 'mimkit';
+ *
+ * const pred = tf.zeros([1, 2, 3]);
+ * const target = tf.tensor3d([[[1, 1, 1], [2, 2, 2]]]);
+ * const mask = tf.tensor2d([[0, 1]]); // only patch 1 was removed
+ * maskedMseLoss(pred, target, mask).print(); // 4: the mean over removed patches only
+ * ```
  */
 export function maskedMseLoss(
   pred: tf.Tensor,
@@ -46,6 +57,10 @@ export function maskedMseLoss(
   }
   if (mask.dtype !== 'float32' && mask.dtype !== 'bool' && mask.dtype !== 'int32') {
     throw new Error(`${fn}: mask must be float32, int32 or bool, got dtype ${mask.dtype}`);
+  }
+  if (pred.size === 0) {
+    // tfjs-wasm's sum of an empty tensor reads stale memory: refuse instead.
+    throw new Error(`${fn}: pred is empty (shape ${fmtShape(pred)}); the mean over an empty batch is undefined`);
   }
   const t =
     options.normPixLoss === true ? normalizedPixelTargets(target, { eps: options.normEps ?? 1e-6 }) : target;

@@ -33,6 +33,15 @@ export type MocoV3LossOutput = {
  *
  * Shapes: `q1`, `q2` (predictor outputs of the base encoder), `k1`, `k2`
  * (momentum encoder outputs): `[N, D]`.
+ *
+ * @example
+ * ```ts
+ * import * as tf from '@tensorflow/tfjs-core';
+ * import { mocoV3Loss } from 'mimkit';
+ *
+ * const [q1, q2, k1, k2] = [0, 1, 2, 3].map(() => tf.randomNormal([8, 32]));
+ * const { loss } = mocoV3Loss(q1!, q2!, k1!, k2!, { temperature: 0.2 }); // ctr(q1, k2) + ctr(q2, k1), each x 2T
+ * ```
  */
 export function mocoV3Loss(
   q1: tf.Tensor,

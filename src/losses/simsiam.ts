@@ -42,6 +42,15 @@ export function checkSiamese(fn: string, p1: tf.Tensor, p2: tf.Tensor, z1: tf.Te
  *
  * Shapes: `p1`, `p2` (predictor outputs), `z1`, `z2` (projector outputs):
  * `[N, D]`. Returns a scalar.
+ *
+ * @example
+ * ```ts
+ * import * as tf from '@tensorflow/tfjs-core';
+ * import { simsiamLoss } from 'mimkit';
+ *
+ * const [p1, p2, z1, z2] = [0, 1, 2, 3].map(() => tf.randomNormal([8, 32]));
+ * simsiamLoss(p1!, p2!, z1!, z2!).print(); // in [-1, 1]; no gradient reaches z1, z2
+ * ```
  */
 export function simsiamLoss(
   p1: tf.Tensor,

@@ -101,7 +101,7 @@ function roundHalfEven(x: number): number {
  * (Python's half-to-even `round`), accepted only if `bw < w` and `bh < h`;
  * top-left uniform; the block is applied only if it adds between 1 and
  * `maxMask` new patches. This is BEiT's code step for step, with our
- * {@link Rng} in place of Python's `random` (so the masks are not the same
+ * {@link utils.Rng | Rng} in place of Python's `random` (so the masks are not the same
  * draws as BEiT's, but the same distribution).
  *
  * Count: the loop never exceeds the target. BEiT's code stops as soon as one
@@ -113,6 +113,14 @@ function roundHalfEven(x: number): number {
  * count equals the target whenever BEiT's blocks can reach it (on 14 x 14 /
  * 75 / min 16 and 4 x 4 / 6 / min 2, for every seed tested). A sample that
  * still falls short keeps its smaller count; `counts` reports it.
+ *
+ * @example
+ * ```ts
+ * import { BlockwiseMasker, Rng } from 'mimkit';
+ *
+ * const masker = new BlockwiseMasker({ height: 14, numMaskingPatches: 75 }); // BEiT at 224 px / 16
+ * const { mask, counts } = masker.mask(4, new Rng(0)); // mask [4, 196], 1 = masked; counts[i] = 75
+ * ```
  */
 export class BlockwiseMasker {
   /** Name for configs and logs. */

@@ -8,7 +8,7 @@
  * `idsShuffle` is "visible, then masked", `idsRestore` is its inverse
  * (`idsShuffle[idsRestore[i]] = i`).
  *
- * All randomness comes from the library's seeded {@link Rng}, drawn on the
+ * All randomness comes from the library's seeded {@link utils.Rng | Rng}, drawn on the
  * host in plain JavaScript, so a seed gives bit-identical masks on every
  * backend.
  */
@@ -16,8 +16,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import { Rng } from '../utils/random.js';
 
 /**
- * Where a masker's randomness comes from: a seed (a fresh {@link Rng} per
- * call, so equal seeds give equal masks) or a caller-owned {@link Rng}
+ * Where a masker's randomness comes from: a seed (a fresh {@link utils.Rng | Rng} per
+ * call, so equal seeds give equal masks) or a caller-owned {@link utils.Rng | Rng}
  * (advanced by the call, so successive calls give fresh masks).
  */
 export type RandomSource = number | Rng;

@@ -1,3 +1,7 @@
+/**
+ * Maskers: MAE random masking, BEiT block-wise masking, SimMIM mask units and BERT text masking. Pure functions of a seed that return index or mask tensors.
+ * @module masking
+ */
 export {
   type RandomSource,
   type MaskIndexArrays,

@@ -80,7 +80,7 @@ export type RandomMaskResult = {
  * JavaScript on the host, so it is deterministic on every backend.
  *
  * Pure: the result depends only on the config, the shape and the random
- * source. Pass a seed for a reproducible mask, or one {@link Rng} that the
+ * source. Pass a seed for a reproducible mask, or one {@link utils.Rng | Rng} that the
  * training loop advances to get a fresh mask each step.
  *
  * @example
@@ -89,6 +89,18 @@ export type RandomMaskResult = {
  * const visible = gatherTokens(tokens, m.idsKeep);
  * // ... later restoreTokens(decoded, maskToken, m.idsRestore)
  * tf.dispose(m);
+ *
+ * @example
+ * ```ts
+ * import * as tf from '@tensorflow/tfjs-core';
+ * import { RandomMasker, Rng, gatherTokens } from 'mimkit';
+ *
+ * const masker = new RandomMasker({ maskRatio: 0.75 });
+ * const tokens = tf.randomNormal([2, 16, 8]) as tf.Tensor3D; // [B, L, D]
+ * const m = masker.mask(2, 16, new Rng(0)); // lenKeep 4
+ * const visible = gatherTokens(tokens, m.idsKeep); // [2, 4, 8]
+ * // m.mask [2, 16]: 1 = removed; m.idsRestore undoes the shuffle (restoreTokens)
+ * ```
  */
 export class RandomMasker {
   /** Name for configs and logs. */
@@ -125,7 +137,7 @@ export class RandomMasker {
   /**
    * Masks `batchSize` samples of `numTokens` tokens, returning plain arrays.
    *
-   * @param source a seed, an {@link Rng} (noise drawn row-major, `B * L`
+   * @param source a seed, an {@link utils.Rng | Rng} (noise drawn row-major, `B * L`
    *   values), or `{ noise }` with `B * L` given values.
    */
   maskArrays(batchSize: number, numTokens: number, source: RandomMaskSource): RandomMaskArrays {

@@ -61,10 +61,19 @@ export type SimMIMMaskResult = {
  * The image is cut into units of `maskPatchSize` pixels
  * (`tokenCount = (H / maskPatchSize) (W / maskPatchSize)` units); exactly
  * `maskCount = ceil(tokenCount * maskRatio)` units are drawn without
- * replacement (a shuffle of the unit indices with our {@link Rng}), and each
+ * replacement (a shuffle of the unit indices with our {@link utils.Rng | Rng}), and each
  * unit's flag is repeated `scale = maskPatchSize / modelPatchSize` times along
  * both axes, giving a mask at the model's patch grid. Every sample masks
  * exactly `maskCount * scale^2` model patches.
+ *
+ * @example
+ * ```ts
+ * import { SimMIMMasker, Rng } from 'mimkit';
+ *
+ * // 192 px images, 32 px mask units over 4 px model patches, 60% masked (SimMIM's Swin recipe).
+ * const masker = new SimMIMMasker({ inputSize: 192, maskPatchSize: 32, modelPatchSize: 4, maskRatio: 0.6 });
+ * const { mask } = masker.mask(2, new Rng(0)); // [2, 48, 48] at model-patch resolution, 1 = masked
+ * ```
  */
 export class SimMIMMasker {
   /** Name for configs and logs. */

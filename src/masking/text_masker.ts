@@ -85,7 +85,17 @@ export type TextMaskResult = {
  *
  * Randomness: per sequence, the selection draws then, for each selected
  * token in order, one draw for its fate (and one more for a random token),
- * all from our seeded {@link Rng} on the host.
+ * all from our seeded {@link utils.Rng | Rng} on the host.
+ *
+ * @example
+ * ```ts
+ * import { TextMasker, Rng } from 'mimkit';
+ *
+ * // BERT: 15% of the tokens; of those 80% [MASK], 10% random, 10% kept. Ids 0-2 are special.
+ * const masker = new TextMasker({ vocabSize: 1000, maskTokenId: 3, specialTokenIds: [0, 1, 2] });
+ * const { inputIds, labels } = masker.mask([[0, 17, 42, 99, 2]], new Rng(0));
+ * // labels: the original id where a token was chosen, ignoreIndex (-100) elsewhere
+ * ```
  */
 export class TextMasker {
   /** Name for configs and logs. */
@@ -172,6 +182,9 @@ export class TextMasker {
     for (let i = 0; i < ids.length; i++) {
       if (!Number.isInteger(ids[i])) {
         throw new Error(`${who}: ids must be integers, got ${ids[i]} at flat index ${i}`);
+      }
+      if (ids[i]! < 0 || ids[i]! >= this.vocabSize) {
+        throw new Error(`${who}: ids must be in [0, vocabSize=${this.vocabSize}), got ${ids[i]} at flat index ${i}`);
       }
     }
     const rng = toRng(who, random);

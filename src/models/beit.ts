@@ -10,6 +10,8 @@ import { maskedCrossEntropy } from '../losses/masked_cross_entropy.js';
 import type { VisualTokenizer } from '../tokenizers/types.js';
 import { deriveSeed } from '../utils/random.js';
 import { VisionTransformer, type VisionTransformerConfig, type VitBackboneConfig, type VitForwardOptions } from './vit.js';
+import { checkVitBackboneConfig } from './vit_config_checks.js';
+import { CONFIG_LIMITS, checkConfigObject, checkTensorArg, optionalInt } from '../utils/config.js';
 
 /**
  * The BEiT-form encoder pass with a mask token (BEiT `forward_features`,
@@ -233,6 +235,7 @@ export type ResolvedBeitBackboneConfig = Required<Omit<BeitBackboneConfig, 'name
  * table, no relative bias); `who` names the model in error messages.
  */
 export function resolveBeitBackbone(who: string, config: BeitBackboneConfig): ResolvedBeitBackboneConfig {
+  checkVitBackboneConfig(who, config, { embedDim: 768, depth: 12, numHeads: 12, qkvBias: 'qv' });
   return {
     imgSize: toPair('imgSize', who, config.imgSize ?? 224),
     patchSize: config.patchSize ?? 16,
@@ -332,6 +335,9 @@ export class BEiT extends Module {
   readonly lmHead: TokenHead;
 
   constructor(config: BEiTConfig = {}) {
+    checkConfigObject('BEiT', config);
+    optionalInt('BEiT', 'vocabSize', config.vocabSize, 8192, { min: 1, max: CONFIG_LIMITS.maxDim });
+    resolveBeitBackbone('BEiT', config);
     super({ name: config.name, seed: config.seed });
     const c: ResolvedBEiTConfig = { ...resolveBeitBackbone('BEiT', config), vocabSize: config.vocabSize ?? 8192 };
     // BEiT keeps the encoder's weights at the top of its state_dict.
@@ -356,6 +362,8 @@ export class BEiT extends Module {
 
   /** Throws, before any tensor work, unless `imgs` is `[B, H, W, C]` at the configured size. */
   private checkImages(imgs: tf.Tensor): void {
+    this.checkNotDisposed();
+    checkTensorArg('BEiT', 'imgs', imgs, { rank: 4, what: '[B, H, W, C] images (NHWC)' });
     const [h, w] = this.config.imgSize;
     const C = this.config.inChans;
     if (!(imgs instanceof tf.Tensor) || imgs.rank !== 4 || imgs.shape[1] !== h || imgs.shape[2] !== w || imgs.shape[3] !== C) {

@@ -1,3 +1,7 @@
+/**
+ * Whole models assembled from the blocks (ViT, MAE, SimMIM, BEiT, ...), each with paper presets.
+ * @module models
+ */
 export {
   VisionTransformer,
   vitTiny,
@@ -43,6 +47,37 @@ export {
   type BeitOutput,
 } from './beit.js';
 export { SimMIM, simmimVitBasePatch16, simmimTiny, type SimMIMConfig, type ResolvedSimMIMConfig, type SimMIMOutput } from './simmim.js';
+export { type PosEmbedResize } from './vit.js';
+export {
+  DINO,
+  resolveDinoConfig,
+  MultiCropWrapper,
+  dinoVitSmallPatch16,
+  dinoVitSmallPatch8,
+  dinoVitBasePatch16,
+  dinoVitBasePatch8,
+  type DINOConfig,
+  type ResolvedDINOConfig,
+  type MultiCropWrapperConfig,
+  type DinoForwardOptions,
+  type DinoOutput,
+  type DinoNetwork,
+} from './dino.js';
+export type { VitIntermediates, VitIntermediatesOptions } from './vit.js';
+export { ProjectedViT, type ProjectedViTConfig, type ProjectedViTForwardOptions } from './projected_vit.js';
+export {
+  MoCoV3,
+  mocoV3VitSmall,
+  mocoV3VitBase,
+  mocoV3InitWeights,
+  type MoCoV3Config,
+  type ResolvedMoCoV3Config,
+  type MoCoV3ForwardOptions,
+  type MoCoV3Output,
+} from './moco_v3.js';
+export { SimSiam, type SimSiamConfig, type SiameseForwardOptions, type SiameseOutput } from './simsiam.js';
+export { BYOL, type BYOLConfig } from './byol.js';
+export { TinyMIM, sequentialDistillation, type TinyMIMConfig, type TinyMIMForwardOptions, type TinyMIMOutput } from './tinymim.js';
 export {
   TextTransformer,
   checkTokenIds,
@@ -76,3 +111,21 @@ export {
   type ZeroShotClassifierOptions,
   type ZeroShotLogitsOptions,
 } from './zero_shot.js';
+export {
+  BEiT3,
+  BEiT3Mdm,
+  Beit3VisionEmbedding,
+  resolveBeit3Config,
+  beit3BasePatch16,
+  beit3LargePatch16,
+  beit3Tiny,
+  type BEiT3Config,
+  type BEiT3MdmConfig,
+  type ResolvedBEiT3Config,
+  type Beit3Inputs,
+  type Beit3ForwardOptions,
+  type Beit3Features,
+  type Beit3MdmInputs,
+  type Beit3MdmOutput,
+  type Beit3CheckedInputs,
+} from './beit3.js';

@@ -14,6 +14,14 @@ import { RandomMasker, type MaskNoise, type RandomMaskSource } from '../masking/
 import { gatherTokens } from '../ops/permute.js';
 import { deriveSeed, Rng } from '../utils/random.js';
 import { VisionTransformer, type VitBackboneConfig } from './vit.js';
+import { checkVitBackboneConfig } from './vit_config_checks.js';
+import { CONFIG_LIMITS, checkConfigObject, checkTensorArg, checkTransformerStack, optionalBool, optionalInt, orDefault } from '../utils/config.js';
+
+/** Every key of {@link MAEConfig}: anything else is refused (a misspelt option would be ignored). */
+const MAE_CONFIG_KEYS = [
+  'imgSize', 'patchSize', 'inChans', 'embedDim', 'depth', 'numHeads', 'mlpRatio', 'qkvBias', 'normEps', 'seed', 'name',
+  'decoderEmbedDim', 'decoderDepth', 'decoderNumHeads', 'maskRatio', 'normPixLoss', 'target', 'downsampleSize',
+] as const;
 
 /**
  * What MAE's decoder predicts for each patch, and the loss compares against
@@ -139,6 +147,17 @@ export type ResolvedMAEConfig = Required<Omit<MAEConfig, 'name' | 'imgSize'>> & 
  *
  * Shapes: `imgs: [B, H, W, C]` (NHWC), `L = (H/p)(W/p)` patches; any channel
  * count, non-square images allowed.
+ * @example
+ * ```ts
+ * import * as tf from '@tensorflow/tfjs-core';
+ * import { MAE, maeMicro, AdamW, trainStep } from 'mimkit';
+ *
+ * const mae = new MAE({ ...maeMicro, imgSize: 32, inChans: 1, normPixLoss: true, seed: 0 });
+ * const opt = new AdamW(mae, { lr: 1.5e-4, betas: [0.9, 0.95], weightDecay: 0.05 });
+ * const imgs = tf.randomUniform([8, 32, 32, 1]) as tf.Tensor4D; // NHWC
+ * const { loss } = trainStep(() => mae.forward(imgs, { training: true }).loss, mae, opt);
+ * const out = mae.forward(imgs, { seed: 1 }); // { loss, pred [B, L, p*p*C], mask [B, L] (1 = removed), ... }
+ * ```
  */
 export class MAE extends Module {
   static readonly className = 'MimkitMAE';
@@ -158,6 +177,20 @@ export class MAE extends Module {
   private maskRng: Rng;
 
   constructor(config: MAEConfig = {}) {
+    // Everything is checked under the user's names before any part exists.
+    checkVitBackboneConfig('MAE', config, { embedDim: 1024, depth: 24, numHeads: 16, qkvBias: 'qkv' });
+    checkConfigObject('MAE', config, MAE_CONFIG_KEYS);
+    const decoderDim = checkTransformerStack('MAE', {
+      dim: ['decoderEmbedDim', orDefault(config.decoderEmbedDim, 512)],
+      depth: ['decoderDepth', orDefault(config.decoderDepth, 8)],
+      numHeads: ['decoderNumHeads', orDefault(config.decoderNumHeads, 16)],
+      mlpRatio: ['mlpRatio', orDefault(config.mlpRatio, 4)],
+    }).dim;
+    if (decoderDim % 4 !== 0) throw new Error(`MAE: decoderEmbedDim ${decoderDim} must be a multiple of 4 (sine-cosine decoder_pos_embed)`);
+    const encoderDim = (orDefault(config.embedDim, 1024)) as number;
+    if (encoderDim % 4 !== 0) throw new Error(`MAE: embedDim ${encoderDim} must be a multiple of 4 (sine-cosine pos_embed)`);
+    optionalBool('MAE', 'normPixLoss', config.normPixLoss, false);
+    optionalInt('MAE', 'downsampleSize', config.downsampleSize, 4, { min: 1, max: CONFIG_LIMITS.maxPatchSize });
     super({ name: config.name, seed: config.seed });
     const normPixLoss = config.normPixLoss ?? (config.target === undefined ? false : config.target === 'normPixels');
     const c: ResolvedMAEConfig = {
@@ -301,6 +334,7 @@ export class MAE extends Module {
 
   /** Throws, before any tensor work, unless `imgs` is `[B, H, W, C]` at the configured size and channels. */
   private checkImages(name: string, imgs: tf.Tensor): void {
+    this.checkNotDisposed();
     const [h, w] = this.config.imgSize;
     const C = this.config.inChans;
     if (!(imgs instanceof tf.Tensor) || imgs.rank !== 4) {
@@ -314,6 +348,7 @@ export class MAE extends Module {
       );
     }
     if (imgs.dtype !== 'float32') throw new Error(`MAE: ${name} must be float32, got ${imgs.dtype}`);
+    checkTensorArg('MAE', name, imgs, { rank: 4, what: '[B, H, W, C] images (NHWC)' });
   }
 
   /** The noise source of one call (validated, no tensor work). */
@@ -346,7 +381,7 @@ export class MAE extends Module {
     tf.dispose(m.idsShuffle);
     try {
       const latent = tf.tidy(() => {
-        const visible = gatherTokens(this.encoder.embed(imgs), m.idsKeep);
+        const visible = gatherTokens(this.encoder.embed(imgs), m.idsKeep, { validate: false });
         const tokens = this.encoder.prependClassToken(visible);
         return this.encoder.forwardTokens(tokens, { training: options.training, rng: options.rng }).tokens;
       });

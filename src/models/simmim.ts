@@ -5,6 +5,7 @@ import { Module, type Weight } from '../layers/module.js';
 import { maskedL1Loss } from '../losses/masked_l1.js';
 import { beitEncoderConfig, beitInitWeights, resolveBeitBackbone, forwardWithMaskToken, readPatchMask, type BeitBackboneConfig } from './beit.js';
 import { VisionTransformer, type VitForwardOptions } from './vit.js';
+import { checkTensorArg } from '../utils/config.js';
 
 /**
  * Config of {@link SimMIM}: the BEiT-form encoder's options
@@ -68,6 +69,7 @@ export class SimMIM extends Module {
   readonly decoder: LinearPixelShuffleDecoder;
 
   constructor(config: SimMIMConfig = {}) {
+    resolveBeitBackbone('SimMIM', config);
     super({ name: config.name, seed: config.seed });
     const c: ResolvedSimMIMConfig = resolveBeitBackbone('SimMIM', config);
     const encoderConfig = beitEncoderConfig('SimMIM', c, this.childSeed('encoder'));
@@ -103,6 +105,8 @@ export class SimMIM extends Module {
 
   /** Throws, before any tensor work, unless `x` is `[B, H, W, C]` at the configured size and channels. */
   private checkImages(name: string, x: tf.Tensor): void {
+    this.checkNotDisposed();
+    checkTensorArg('SimMIM', name, x, { rank: 4, what: '[B, H, W, C] images (NHWC)' });
     const [h, w] = this.config.imgSize;
     const C = this.config.inChans;
     if (!(x instanceof tf.Tensor) || x.rank !== 4 || x.shape[1] !== h || x.shape[2] !== w || x.shape[3] !== C) {

@@ -7,7 +7,10 @@ import { LayerNorm } from '../layers/layer_norm.js';
 import { Module, type Weight } from '../layers/module.js';
 import { PatchEmbed, toPair } from '../layers/patch_embed.js';
 import { posEmbedInit, type PosEmbedKind } from '../layers/pos_embed.js';
+import { resamplePosTable, type InterpolationMode } from '../ops/resize.js';
 import type { Rng } from '../utils/random.js';
+import { checkVitBackboneConfig } from './vit_config_checks.js';
+import { checkTensorArg } from '../utils/config.js';
 
 /**
  * The backbone fields that {@link VisionTransformerConfig} and the
@@ -82,6 +85,42 @@ export interface VisionTransformerConfig extends VitBackboneConfig {
    * token. Default `false`.
    */
   useSharedRelPosBias?: boolean;
+  /**
+   * Accept images of any size divisible by the patch size (timm's
+   * `dynamic_img_size`): the patch embedding takes the image's own grid, and
+   * the position table is resized in-graph to that grid with
+   * {@link VisionTransformerConfig.posEmbedResize} (differentiable: the
+   * gradient reaches the stored table). Not available with a relative
+   * position bias, whose tables are tied to one grid. Default `false`
+   * (timm's `strict_img_size`: only `imgSize` is accepted).
+   */
+  dynamicImgSize?: boolean;
+  /**
+   * How the position table is resized for another grid when
+   * `dynamicImgSize` is on. Default `{ mode: 'bicubic', antialias: true }`:
+   * timm's dynamic path (`resample_abs_pos_embed`'s defaults). DINO's
+   * `interpolate_pos_encoding` is `{ mode: 'bicubic', antialias: false,
+   * scaleOffset: 0.1 }`.
+   */
+  posEmbedResize?: PosEmbedResize;
+}
+
+/**
+ * How {@link VisionTransformer} resizes its position table for another grid
+ * (see `interpolationMatrix` in `ops/resize` for the exact weights).
+ */
+export interface PosEmbedResize {
+  /** Interpolation. Default `'bicubic'` (timm, DINO). */
+  mode?: InterpolationMode;
+  /** PyTorch's `antialias`. Default `true` (timm's `resample_abs_pos_embed`); DINO: `false`. */
+  antialias?: boolean;
+  /**
+   * When set, resize by `scale_factor = (g + scaleOffset) / n` per axis (new
+   * grid `g`, stored grid `n`) instead of to the size `g`: DINO's
+   * `interpolate_pos_encoding` uses `0.1` ("to avoid floating point error").
+   * Default: unset (resize to the size, as timm).
+   */
+  scaleOffset?: number;
 }
 
 /** Options of the forward methods of {@link VisionTransformer}. */
@@ -102,8 +141,31 @@ export type VitFeatures = {
   attentions?: tf.Tensor4D[];
 }
 
+/** Options of {@link VisionTransformer.forwardIntermediates}. */
+export interface VitIntermediatesOptions {
+  /** A number `n`: the last `n` blocks; an array: those blocks (negative from the end). Default every block. */
+  indices?: number | number[];
+  /** Pass each intermediate through the final `norm`. Default false (timm). */
+  norm?: boolean;
+  /** Training mode (drop path). Default false. */
+  training?: boolean;
+  /** Generator for drop path in this call. */
+  rng?: Rng;
+}
+
+/**
+ * Output of {@link VisionTransformer.forwardIntermediates} (a type alias, so
+ * `tf.tidy` accepts it): `tokens` `[B, P + N, D]` after the final norm, and
+ * `intermediates`, the hidden states `[B, P + N, D]` after the requested
+ * blocks, in block order.
+ */
+export type VitIntermediates = { tokens: tf.Tensor3D; intermediates: tf.Tensor3D[] };
+
 /** The config with every default filled in and the image/grid size as `[height, width]`. */
-export type ResolvedVitConfig = Required<Omit<VisionTransformerConfig, 'name' | 'imgSize'>> & { imgSize: [number, number] };
+export type ResolvedVitConfig = Required<Omit<VisionTransformerConfig, 'name' | 'imgSize' | 'posEmbedResize'>> & {
+  imgSize: [number, number];
+  posEmbedResize: { mode: InterpolationMode; antialias: boolean; scaleOffset?: number };
+};
 
 /**
  * The Vision Transformer encoder (Dosovitskiy et al., 2021; timm
@@ -125,6 +187,15 @@ export type ResolvedVitConfig = Required<Omit<VisionTransformerConfig, 'name' | 
  * on a subset of tokens (MAE): {@link VisionTransformer.embed} (patch tokens
  * with position), then {@link VisionTransformer.prependClassToken} and
  * {@link VisionTransformer.forwardTokens} (blocks and norm).
+ * @example
+ * ```ts
+ * import * as tf from '@tensorflow/tfjs-core';
+ * import { VisionTransformer, vitSmall } from 'mimkit';
+ *
+ * const vit = new VisionTransformer({ ...vitSmall, imgSize: 64, patchSize: 8, seed: 0 });
+ * const { tokens } = vit.forwardFeatures(tf.zeros([2, 64, 64, 3])); // [2, 1 + 64, 384]
+ * const cls = tf.slice(tokens, [0, 0, 0], [2, 1, 384]); // class-token features
+ * ```
  */
 export class VisionTransformer extends Module {
   static readonly className = 'MimkitVisionTransformer';
@@ -150,6 +221,7 @@ export class VisionTransformer extends Module {
   readonly norm: LayerNorm;
 
   constructor(config: VisionTransformerConfig = {}) {
+    checkVitBackboneConfig('VisionTransformer', config, { embedDim: 768, depth: 12, numHeads: 12, qkvBias: 'qkv' });
     super({ name: config.name, seed: config.seed });
     const c: ResolvedVitConfig = {
       imgSize: toPair('imgSize', 'VisionTransformer', config.imgSize ?? 224),
@@ -168,6 +240,12 @@ export class VisionTransformer extends Module {
       normEps: config.normEps ?? 1e-6,
       useRelPosBias: config.useRelPosBias ?? false,
       useSharedRelPosBias: config.useSharedRelPosBias ?? false,
+      dynamicImgSize: config.dynamicImgSize ?? false,
+      posEmbedResize: {
+        mode: config.posEmbedResize?.mode ?? 'bicubic',
+        antialias: config.posEmbedResize?.antialias ?? true,
+        ...(config.posEmbedResize?.scaleOffset !== undefined ? { scaleOffset: config.posEmbedResize.scaleOffset } : {}),
+      },
       seed: config.seed ?? 0,
     };
     if (!Number.isInteger(c.depth) || c.depth < 0) {
@@ -182,10 +260,10 @@ export class VisionTransformer extends Module {
     if (!(c.dropPathRate >= 0 && c.dropPathRate <= 1)) {
       throw new Error(`VisionTransformer: dropPathRate must be in [0, 1], got ${c.dropPathRate}`);
     }
-    if (c.posEmbed !== 'learned' && c.posEmbed !== 'sincos' && c.posEmbed !== 'none') {
-      throw new Error(`VisionTransformer: posEmbed must be 'learned', 'sincos' or 'none', got '${String(c.posEmbed)}'`);
+    if (c.posEmbed !== 'learned' && c.posEmbed !== 'sincos' && c.posEmbed !== 'sincosRowFirst' && c.posEmbed !== 'none') {
+      throw new Error(`VisionTransformer: posEmbed must be 'learned', 'sincos', 'sincosRowFirst' or 'none', got '${String(c.posEmbed)}'`);
     }
-    if (c.posEmbed === 'sincos' && c.embedDim % 4 !== 0) {
+    if ((c.posEmbed === 'sincos' || c.posEmbed === 'sincosRowFirst') && c.embedDim % 4 !== 0) {
       throw new Error(`VisionTransformer: embedDim ${c.embedDim} must be a multiple of 4 for posEmbed 'sincos'`);
     }
     for (const k of ['useRelPosBias', 'useSharedRelPosBias'] as const) {
@@ -193,6 +271,25 @@ export class VisionTransformer extends Module {
       if (c[k] && !c.classToken) {
         throw new Error(`VisionTransformer: ${k} needs the class token (BEiT's table has class-token entries), but classToken is false`);
       }
+    }
+    if (typeof c.dynamicImgSize !== 'boolean') {
+      throw new Error(`VisionTransformer: dynamicImgSize must be a boolean, got ${String(c.dynamicImgSize)}`);
+    }
+    if (c.dynamicImgSize && (c.useRelPosBias || c.useSharedRelPosBias)) {
+      throw new Error(
+        'VisionTransformer: dynamicImgSize is not available with a relative position bias (useRelPosBias / useSharedRelPosBias): ' +
+          'its tables are tied to one grid; build the model at the new imgSize instead',
+      );
+    }
+    const rs = c.posEmbedResize;
+    if (rs.mode !== 'bicubic' && rs.mode !== 'bilinear' && rs.mode !== 'nearest') {
+      throw new Error(`VisionTransformer: posEmbedResize.mode must be 'bicubic', 'bilinear' or 'nearest', got '${String(rs.mode)}'`);
+    }
+    if (typeof rs.antialias !== 'boolean' || (rs.mode === 'nearest' && rs.antialias)) {
+      throw new Error(`VisionTransformer: posEmbedResize.antialias must be a boolean (false with mode 'nearest'), got ${String(rs.antialias)}`);
+    }
+    if (rs.scaleOffset !== undefined && !(Number.isFinite(rs.scaleOffset) && rs.scaleOffset >= 0 && rs.scaleOffset < 1)) {
+      throw new Error(`VisionTransformer: posEmbedResize.scaleOffset must be a number in [0, 1), got ${String(rs.scaleOffset)}`);
     }
     this.config = c;
     this.numPrefixTokens = c.classToken ? 1 : 0;
@@ -203,6 +300,7 @@ export class VisionTransformer extends Module {
         patchSize: c.patchSize,
         inChans: c.inChans,
         embedDim: c.embedDim,
+        strictImgSize: !c.dynamicImgSize,
         seed: this.childSeed('patch_embed'),
       }),
     );
@@ -252,25 +350,71 @@ export class VisionTransformer extends Module {
     return this.patchEmbed.forward(imgs);
   }
 
+  /** The patch grid `[rows, cols]` of an image `[B, H, W, C]` (not validated). */
+  gridOf(imgs: tf.Tensor): [number, number] {
+    const p = this.config.patchSize;
+    return [Math.floor(imgs.shape[1]! / p), Math.floor(imgs.shape[2]! / p)];
+  }
+
+  /**
+   * The position table `[1, P + rows * cols, D]` for a patch grid: the stored
+   * `pos_embed` at the model's own grid, otherwise (with `dynamicImgSize`)
+   * the table resized in-graph with `posEmbedResize` (prefix rows kept), so
+   * gradients reach `pos_embed`. Throws for another grid without
+   * `dynamicImgSize`, and with `posEmbed: 'none'`. Use inside `tf.tidy`: the
+   * result may be the stored weight's own tensor.
+   */
+  posEmbedFor(gridSize: [number, number]): tf.Tensor3D {
+    if (!this.posEmbed) throw new Error("VisionTransformer.posEmbedFor: this model has no position table (posEmbed: 'none')");
+    const [gh, gw] = gridSize;
+    const [nh, nw] = this.gridSize;
+    if (gh === nh && gw === nw) return this.posEmbed.read() as tf.Tensor3D;
+    if (!this.config.dynamicImgSize) {
+      throw new Error(
+        `VisionTransformer.posEmbedFor: grid ${gh}x${gw} differs from the model's ${nh}x${nw} grid and dynamicImgSize is false`,
+      );
+    }
+    const { mode, antialias, scaleOffset } = this.config.posEmbedResize;
+    const scaleFactor: [number, number] | undefined =
+      scaleOffset === undefined ? undefined : [(gh + scaleOffset) / nh, (gw + scaleOffset) / nw];
+    return resamplePosTable(this.posEmbed.read(), this.gridSize, gridSize, {
+      mode,
+      antialias,
+      scaleFactor,
+      numPrefixTokens: this.numPrefixTokens,
+    }) as tf.Tensor3D;
+  }
+
   /**
    * Adds the patch rows of the position table (`pos_embed[:, P:]`) to a full
-   * grid of patch tokens `[B, N, D]` (identity with `posEmbed: 'none'`).
+   * grid of patch tokens `[B, N, D]` (identity with `posEmbed: 'none'`). `N`
+   * is `numPatches`, or, with `dynamicImgSize`, `rows * cols` of the given
+   * `gridSize` (the table is then resized, see {@link VisionTransformer.posEmbedFor}).
    */
-  addPosEmbed(tokens: tf.Tensor): tf.Tensor3D {
+  addPosEmbed(tokens: tf.Tensor, gridSize: [number, number] = this.gridSize): tf.Tensor3D {
     const D = this.config.embedDim;
-    if (tokens.rank !== 3 || tokens.shape[1] !== this.numPatches || tokens.shape[2] !== D) {
+    const n = gridSize[0] * gridSize[1];
+    if (tokens.rank !== 3 || tokens.shape[1] !== n || tokens.shape[2] !== D) {
       throw new Error(
-        `VisionTransformer.addPosEmbed: tokens must be [B, numPatches=${this.numPatches}, embedDim=${D}], got shape [${tokens.shape}]`,
+        `VisionTransformer.addPosEmbed: tokens must be [B, ${gridSize[0]}*${gridSize[1]}=${n} patches, embedDim=${D}], got shape [${tokens.shape}]`,
       );
     }
     if (!this.posEmbed) return tokens as tf.Tensor3D;
-    const pos = this.posEmbed;
-    return tf.tidy(() => tf.add(tokens, tf.slice(pos.read(), [0, this.numPrefixTokens, 0], [1, this.numPatches, D])) as tf.Tensor3D);
+    if ((gridSize[0] !== this.gridSize[0] || gridSize[1] !== this.gridSize[1]) && !this.config.dynamicImgSize) {
+      throw new Error(
+        `VisionTransformer.addPosEmbed: grid ${gridSize[0]}x${gridSize[1]} differs from the model's ${this.gridSize[0]}x${this.gridSize[1]} grid and dynamicImgSize is false`,
+      );
+    }
+    return tf.tidy(() => tf.add(tokens, tf.slice(this.posEmbedFor(gridSize), [0, this.numPrefixTokens, 0], [1, n, D])) as tf.Tensor3D);
   }
 
-  /** Patch embedding plus position: `imgs [B, H, W, C]` -> `[B, N, D]` (no class token), MAE's first step. */
+  /**
+   * Patch embedding plus position: `imgs [B, H, W, C]` -> `[B, N, D]` (no
+   * class token), MAE's first step. With `dynamicImgSize`, `H` and `W` may
+   * be any multiples of the patch size (`N = (H/p)(W/p)`).
+   */
   embed(imgs: tf.Tensor): tf.Tensor3D {
-    return tf.tidy(() => this.addPosEmbed(this.patchTokens(imgs)));
+    return tf.tidy(() => this.addPosEmbed(this.patchTokens(imgs), this.gridOf(imgs)));
   }
 
   /**
@@ -308,7 +452,7 @@ export class VisionTransformer extends Module {
       );
     }
     const { useRelPosBias, useSharedRelPosBias } = this.config;
-    const T = this.numPrefixTokens + this.numPatches;
+    const T = this.numPrefixTokens + this.numPatches; // dynamicImgSize excludes the relative bias
     if ((useRelPosBias || useSharedRelPosBias) && tokens.shape[1] !== T) {
       throw new Error(
         `VisionTransformer.forwardTokens: got ${tokens.shape[1]} tokens, but the relative position bias needs the class token ` +
@@ -337,8 +481,13 @@ export class VisionTransformer extends Module {
     };
   }
 
-  /** The whole encoder: `imgs [B, H, W, C]` -> normalised tokens `[B, P + N, D]` (and attentions). */
+  /**
+   * The whole encoder: `imgs [B, H, W, C]` -> normalised tokens `[B, P + N, D]`
+   * (and attentions). With `dynamicImgSize`, any image whose sides are
+   * multiples of the patch size (`N = (H/p)(W/p)`).
+   */
   forwardFeatures(imgs: tf.Tensor, options: VitForwardOptions = {}): VitFeatures {
+    checkTensorArg('VisionTransformer.forwardFeatures', 'imgs', imgs, { rank: 4, what: '[B, H, W, C] images' });
     // Validate the image before allocating anything.
     if (imgs.rank !== 4) {
       throw new Error(`VisionTransformer: imgs must have rank 4 [B, H, W, C] (NHWC), got shape [${imgs.shape}]`);
@@ -354,6 +503,56 @@ export class VisionTransformer extends Module {
   /** `imgs [B, H, W, C]` -> `[B, P + N, D]` (tokens of {@link VisionTransformer.forwardFeatures}). */
   forward(imgs: tf.Tensor, options: VitForwardOptions = {}): tf.Tensor3D {
     return this.forwardFeatures(imgs, { ...options, returnAttention: false }).tokens;
+  }
+
+  /**
+   * The final tokens and the hidden states after chosen blocks (timm's
+   * `forward_intermediates`): `imgs [B, H, W, C]` ->
+   * `{ tokens: [B, P + N, D] (normalised), intermediates: [B, P + N, D][] }`,
+   * one per requested block, in block order. `indices`: a number `n` takes
+   * the last `n` blocks, an array takes those blocks (negative counts from
+   * the end); default every block. Intermediates are the blocks' raw
+   * outputs, or passed through the final `norm` with `norm: true` (timm's
+   * default is false). Used by feature distillation (TinyMIM) and dense heads.
+   */
+  forwardIntermediates(imgs: tf.Tensor, options: VitIntermediatesOptions = {}): VitIntermediates {
+    if (imgs.rank !== 4) {
+      throw new Error(`VisionTransformer.forwardIntermediates: imgs must have rank 4 [B, H, W, C] (NHWC), got shape [${imgs.shape}]`);
+    }
+    const take = this.intermediateIndices(options.indices);
+    const norm = options.norm ?? false;
+    return tf.tidy(() => {
+      let x: tf.Tensor = this.prependClassToken(this.embed(imgs));
+      const shared = this.relPosBias ? this.relPosBias.forward() : undefined;
+      const intermediates: tf.Tensor3D[] = [];
+      this.blocks.forEach((blk, i) => {
+        x = blk.forward(x, { training: options.training, rng: options.rng, relPosBias: shared }).out;
+        if (take.has(i)) intermediates.push((norm ? this.norm.forward(x) : x) as tf.Tensor3D);
+      });
+      return { tokens: this.norm.forward(x) as tf.Tensor3D, intermediates };
+    });
+  }
+
+  /** Block indices of {@link VisionTransformer.forwardIntermediates}, validated. */
+  private intermediateIndices(indices: number | number[] | undefined): Set<number> {
+    const depth = this.blocks.length;
+    const fn = 'VisionTransformer.forwardIntermediates';
+    if (indices === undefined) return new Set(this.blocks.map((_, i) => i));
+    if (typeof indices === 'number') {
+      if (!Number.isInteger(indices) || indices < 0 || indices > depth) {
+        throw new Error(`${fn}: indices as a number takes the last n blocks, so it must be an integer in [0, depth=${depth}], got ${indices}`);
+      }
+      return new Set(Array.from({ length: indices }, (_, k) => depth - indices + k));
+    }
+    if (!Array.isArray(indices)) throw new Error(`${fn}: indices must be a number or an array of block indices, got ${String(indices)}`);
+    const out = new Set<number>();
+    for (const i of indices) {
+      if (!Number.isInteger(i) || i < -depth || i >= depth) {
+        throw new Error(`${fn}: indices must be block indices in [-${depth}, ${depth - 1}] (depth ${depth}), got ${JSON.stringify(indices)}`);
+      }
+      out.add(i < 0 ? depth + i : i);
+    }
+    return out;
   }
 
   override call(inputs: tf.Tensor | tf.Tensor[], kwargs: { training?: boolean } = {}): tf.Tensor {

@@ -1,3 +1,17 @@
+/**
+ * Tensor operations the blocks are built from: the backend-aware `matMul`, token gathers with gather-only gradients, and gradient registration.
+ * @module ops
+ */
 export { matMul, linear, setExplicitTranspose } from './matmul.js';
 export { ensureGradients } from './gradients.js';
-export { gatherTokens, restoreTokens } from './permute.js';
+export { gatherTokens, restoreTokens, type TokenIndexOptions } from './permute.js';
+export {
+  interpolationMatrix,
+  resizeGrid,
+  resamplePosTable,
+  resamplePosTableData,
+  type InterpolationMode,
+  type InterpolationOptions,
+  type ResizeOptions,
+  type ResamplePosTableOptions,
+} from './resize.js';

@@ -39,6 +39,36 @@ function checkIds(fn: string, name: string, ids: tf.Tensor, batch: number): void
   }
 }
 
+/** Options of {@link gatherTokens} and {@link restoreTokens}. */
+export interface TokenIndexOptions {
+  /**
+   * Check that every id is in range (`[0, L)` for {@link gatherTokens},
+   * `[0, L)` for {@link restoreTokens}) before any tensor work. This READS
+   * the ids back (`dataSync`, `B * K` int32 values): cheap on CPU/WASM, a
+   * synchronisation on WebGL/WebGPU. Default `true`; pass `false` for ids
+   * that a masker of this library made (MAE does), where an out-of-range id
+   * cannot occur. Without the check an out-of-range id silently reads
+   * another sample's token.
+   */
+  validate?: boolean;
+}
+
+/** Throws naming the first id outside `[0, limit)` (one data read). */
+function checkIdRange(fn: string, name: string, ids: tf.Tensor, limit: number, validate: unknown): void {
+  if (validate === false) return;
+  if (validate !== undefined && validate !== true) {
+    throw new Error(`${fn}: options.validate must be a boolean, got ${String(validate)}`);
+  }
+  const v = ids.dataSync();
+  for (let i = 0; i < v.length; i++) {
+    const id = v[i]!;
+    if (id < 0 || id >= limit) {
+      const k = ids.shape[1]!;
+      throw new Error(`${fn}: ${name}[${Math.floor(i / k)}, ${i % k}] = ${id} is outside [0, ${limit})`);
+    }
+  }
+}
+
 /** Flat row offsets `b * rows` as an int32 `[B, 1]` column. */
 function rowOffsets(batch: number, rows: number): tf.Tensor2D {
   return tf.reshape(tf.mul(tf.range(0, batch, 1, 'int32'), tf.scalar(rows, 'int32')), [batch, 1]);
@@ -127,11 +157,13 @@ function getGatherOp(): (x: tf.Tensor, ids: tf.Tensor) => tf.Tensor {
  * @param x tokens `[B, L, ...]` (usually `[B, L, D]`), float32.
  * @param ids int32 `[B, K]`, distinct values in `[0, L)` per row (for
  *   example `RandomMasker`'s `idsKeep`).
+ * @param options `validate` (default true) reads the ids back to refuse an
+ *   id outside `[0, L)`, see {@link TokenIndexOptions}.
  * @returns a new tensor `[B, K, ...]`. Its gradient with respect to `x` is a
  *   gather of the upstream gradient by the inverse index map, zero at the
  *   positions not taken (no scatter kernel, so it runs on every backend).
  */
-export function gatherTokens<T extends tf.Tensor>(x: T, ids: tf.Tensor2D): T {
+export function gatherTokens<T extends tf.Tensor>(x: T, ids: tf.Tensor2D, options: TokenIndexOptions = {}): T {
   ensureGradients();
   if (!(x instanceof tf.Tensor)) {
     throw new Error(`gatherTokens: x must be a tf.Tensor [B, L, ...], got ${String(x)}`);
@@ -140,6 +172,7 @@ export function gatherTokens<T extends tf.Tensor>(x: T, ids: tf.Tensor2D): T {
     throw new Error(`gatherTokens: x must have rank >= 2 [B, L, ...], got shape [${x.shape.join(', ')}]`);
   }
   checkIds('gatherTokens', 'ids', ids, x.shape[0]!);
+  checkIdRange('gatherTokens', 'ids', ids, x.shape[1]!, options.validate);
   return getGatherOp()(x, ids) as T;
 }
 
@@ -230,6 +263,7 @@ export function restoreTokens(
   visible: tf.Tensor3D,
   maskTokens: tf.Tensor3D,
   idsRestore: tf.Tensor2D,
+  options: TokenIndexOptions = {},
 ): tf.Tensor3D {
   ensureGradients();
   if (!(visible instanceof tf.Tensor) || visible.rank !== 3) {
@@ -266,5 +300,6 @@ export function restoreTokens(
       `restoreTokens: visible and maskTokens must be float32, got ${visible.dtype} and ${maskTokens.dtype}`,
     );
   }
+  checkIdRange('restoreTokens', 'idsRestore', idsRestore, length, options.validate);
   return getRestoreOp()(visible, maskTokens, idsRestore) as tf.Tensor3D;
 }

@@ -1,3 +1,7 @@
+/**
+ * Visual tokenizers: iGPT colour palette, k-means patch codebook, pretrained codebooks.
+ * @module tokenizers
+ */
 export type { VisualTokenizer, PatchNorm } from './types.js';
 export { kMeans, nearestCentroid, type KMeansOptions, type KMeansResult } from './kmeans.js';
 export {

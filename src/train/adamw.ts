@@ -118,6 +118,15 @@ function checkWd(fn: string, wd: number): void {
  * Moment buffers are `tf.Variable`s created at a parameter's first update and
  * freed by {@link AdamW.dispose}. Parameters without a gradient in a step are
  * left alone and their step count does not advance (PyTorch's `grad is None`).
+ *
+ * @example
+ * ```ts
+ * import { AdamW, MAE, maeMicro, paramGroupsWeightDecay } from 'mimkit';
+ *
+ * const model = new MAE({ ...maeMicro, seed: 0 });
+ * // Matrices decay; biases, norms, tokens and position tables do not.
+ * const opt = new AdamW(paramGroupsWeightDecay(model, { weightDecay: 0.05 }), { lr: 1.5e-4, betas: [0.9, 0.95] });
+ * ```
  */
 export class AdamW implements GradientOptimizer {
   /** The parameter groups, in order. */

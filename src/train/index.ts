@@ -1,3 +1,7 @@
+/**
+ * Training tools: AdamW with parameter groups, schedules, gradient clipping, EMA and the training step.
+ * @module train
+ */
 export {
   AdamW,
   adamWStateFromTensors,

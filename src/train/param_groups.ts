@@ -64,7 +64,11 @@ function collectVariables(fn: string, source: NamedVariables, trainableOnly: boo
  *
  * @example
  * ```ts
- * const params = joinParams({ visual: vit, text: textTower, head });
+ * import { AdamW, Linear, VisionTransformer, joinParams, paramGroupsWeightDecay } from 'mimkit';
+ *
+ * const vit = new VisionTransformer({ imgSize: 32, patchSize: 4, embedDim: 64, depth: 2, numHeads: 2, seed: 0 });
+ * const head = new Linear({ inFeatures: 64, outFeatures: 10, seed: 1 });
+ * const params = joinParams({ visual: vit, head }); // 'visual.cls_token', 'head.weight', ...
  * const opt = new AdamW(paramGroupsWeightDecay(params), { lr: 5e-4 });
  * ```
  */

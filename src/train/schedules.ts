@@ -1,3 +1,5 @@
+import { CONFIG_LIMITS } from '../utils/config.js';
+
 /** Config of {@link cosineSchedule}. */
 export interface CosineScheduleConfig {
   /** Peak learning rate, reached at the end of the warm-up. */
@@ -107,6 +109,14 @@ export function cosineScheduler(config: CosineSchedulerConfig): number[] {
     throw new Error(`${fn}: warmupSteps must be an integer (<= 0 for unused), got ${warmupSteps}`);
   }
   const total = epochs * nIterPerEpoch;
+  if (total > CONFIG_LIMITS.maxScheduleSteps) {
+    // The table is materialised: a huge one would abort the process with an
+    // out-of-memory error that cannot be caught. Use cosineSchedule (a
+    // function of the step) for longer runs.
+    throw new Error(
+      `${fn}: epochs * nIterPerEpoch = ${total} exceeds the ${CONFIG_LIMITS.maxScheduleSteps} entries a precomputed schedule may hold (CONFIG_LIMITS.maxScheduleSteps); use cosineSchedule for a step function`,
+    );
+  }
   const warmupIters = warmupSteps > 0 ? warmupSteps : warmupEpochs * nIterPerEpoch;
   if (warmupIters > total) {
     throw new Error(`${fn}: warm-up of ${warmupIters} iterations must not exceed epochs * nIterPerEpoch = ${total}`);

@@ -1,6 +1,6 @@
 /**
  * Builds the {@link ConformanceCase} that a kind receives from a parsed
- * safetensors file (format: ../shared/conformance/README.md).
+ * safetensors file (format: tests/conformance/cases/README.md).
  */
 import type * as tf from '@tensorflow/tfjs-core';
 import type { SafetensorsFile } from '../../src/io/index.js';

@@ -1,22 +1,27 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { serializeSafetensors, type SafetensorsEntry } from '../../src/io/index.js';
 import { Rng } from '../../src/utils/random.js';
+import { CASES_DIR, REPO_ROOT, SHARED_CONFORMANCE_DIR } from './paths.js';
 import { runConformance } from './runner.js';
 
-const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const FOLDER = resolve(REPO_ROOT, '../shared/conformance');
 const KINDS_DIR = fileURLToPath(new URL('./kinds/', import.meta.url));
+const KINDS = readdirSync(KINDS_DIR)
+  .filter((f) => f.endsWith('.ts'))
+  .map((f) => f.slice(0, -3))
+  .sort();
 
 /**
- * Kinds of ../shared/conformance whose `kinds/<kind>.ts` has not landed yet.
- * Every other case must PASS; remove a kind from here in the commit that adds
- * its kinds file (the test below fails until you do).
+ * Kinds of the shared folder (../shared/conformance) whose `kinds/<kind>.ts`
+ * has not landed yet: their cases there must fail as unknown kinds, every
+ * other case must PASS. Remove a kind from here in the commit that adds its
+ * kinds file (the first test fails until you do). The in-repo cases have no
+ * such list: every one of them must pass.
  */
 const NOT_YET_IMPLEMENTED: readonly string[] = [];
 
@@ -29,11 +34,24 @@ describe('conformance cases', () => {
     }
   });
 
-  // Absent only on a user's machine (the cases live beside the repository).
-  it.skipIf(!existsSync(FOLDER))('every case of an implemented kind passes', async () => {
+  it('every in-repo case (tests/conformance/cases) passes, and every kind has one', async () => {
     const before = tf.memory().numTensors;
     const lines: string[] = [];
-    const run = await runConformance(FOLDER, { log: (l) => lines.push(l) });
+    const run = await runConformance(CASES_DIR, { log: (l) => lines.push(l) });
+    expect(run.results.filter((r) => !r.passed).map((r) => r.line)).toEqual([]);
+    // A kinds file without an in-repo case would be tested only where ../shared exists.
+    const covered = new Set(run.results.map((r) => r.kind));
+    expect(KINDS.filter((k) => !covered.has(k)), 'kinds with no case in tests/conformance/cases: add one to its gen/<kind>.py').toEqual([]);
+    expect(run.results.find((r) => r.kind === 'dtypes')?.maxAbsErr).toBe(0);
+    expect(lines.at(-1)).toBe(`${run.passed} passed, 0 failed`);
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
+  // The shared folder exists beside the repository on the developers' machines only.
+  it.skipIf(SHARED_CONFORMANCE_DIR === null)('every shared case of an implemented kind passes (../shared/conformance)', async () => {
+    const before = tf.memory().numTensors;
+    const lines: string[] = [];
+    const run = await runConformance(SHARED_CONFORMANCE_DIR!, { log: (l) => lines.push(l) });
     expect(run.results.length).toBeGreaterThan(0);
     const failures = run.results.filter((r) => !r.passed && !NOT_YET_IMPLEMENTED.includes(r.kind)).map((r) => r.line);
     expect(failures).toEqual([]);
@@ -158,5 +176,14 @@ describe('conformance runner on generated cases', () => {
     expect(lines[0]).toBe('PASS a_ok max_abs_err=0.000e+0');
     expect(lines.at(-1)).toBe('3 passed, 9 failed');
     expect(r.status).toBe(1);
+  });
+
+  it('the CLI with no folder runs the in-repo cases and exits 0', () => {
+    const tsx = join(REPO_ROOT, 'node_modules', '.bin', 'tsx');
+    const r = spawnSync(tsx, ['tests/conformance/run.ts', '--backend', tf.getBackend()], { cwd: REPO_ROOT, encoding: 'utf8', timeout: 120_000 });
+    const n = readdirSync(CASES_DIR).filter((f) => f.endsWith('.safetensors')).length;
+    expect(r.stdout.trim().split('\n').at(-1)).toBe(`${n} passed, 0 failed`);
+    expect(r.stderr).not.toMatch(/looks like you are running TensorFlow.js in Node.js/);
+    expect(r.status).toBe(0);
   });
 });

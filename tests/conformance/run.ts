@@ -3,18 +3,18 @@
  *
  *   npm run conformance -- [folder] [--backend cpu|wasm]
  *
- * `folder` defaults to `../shared/conformance` relative to the repository
- * root; the backend defaults to `cpu`. Prints `PASS <name> max_abs_err=<x>`
+ * `folder` defaults to the in-repo cases, `tests/conformance/cases/` (any
+ * folder of cases works: `npm run conformance -- ../shared/conformance`);
+ * the backend defaults to `cpu`. Prints `PASS <name> max_abs_err=<x>`
  * or `FAIL <name> <reason>` per case, then `N passed, N failed`; exits 1 if
  * any case failed (or if the folder holds no case: a wrong path must not
  * pass), 2 on bad arguments or a missing folder.
  */
 import { resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { BackendName } from '../backend.js';
+import { CASES_DIR } from './paths.js';
 import { runConformance } from './runner.js';
 
-const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const USAGE = 'usage: npm run conformance -- [folder] [--backend cpu|wasm]';
 
 function parseArgs(argv: string[]): { folder: string; backend: BackendName } {
@@ -40,7 +40,7 @@ function parseArgs(argv: string[]): { folder: string; backend: BackendName } {
     }
   }
   if (backend !== 'cpu' && backend !== 'wasm') throw new Error(`--backend must be cpu or wasm, got '${backend}'`);
-  return { folder: folder !== undefined ? resolve(folder) : resolve(REPO_ROOT, '../shared/conformance'), backend };
+  return { folder: folder !== undefined ? resolve(folder) : CASES_DIR, backend };
 }
 
 async function main(): Promise<number> {

@@ -3,7 +3,7 @@
  * both call it): every `*.safetensors` case of a folder, sorted by name, is
  * parsed, handed to `kinds/<kind>.ts`, and every `expect.*` tensor is
  * compared with what the kind returns. Format and rules:
- * ../shared/conformance/README.md.
+ * tests/conformance/cases/README.md (and the shared README where it exists).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';

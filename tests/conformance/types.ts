@@ -1,7 +1,7 @@
 import type * as tf from '@tensorflow/tfjs-core';
 
 /**
- * One conformance case (a safetensors file of ../shared/conformance), as the
+ * One conformance case (a safetensors file of tests/conformance/cases or any folder of cases), as the
  * runner hands it to the implementation of its kind.
  */
 export interface ConformanceCase {

@@ -73,7 +73,7 @@ describe('LinearPixelShuffleDecoder', () => {
     expectEveryGradient(dec, () => tf.sum(tf.mul(dec.forward(feats), probe)) as tf.Scalar);
     const wrong = tf.zeros([2, 2, 3, 5]);
     expectThrowsEarly(() => dec.forward(wrong), /features must be \[B, h, w, inFeatures=4\], got shape \[2,2,3,5\]/);
-    expect(() => new LinearPixelShuffleDecoder({ inFeatures: 4, encoderStride: 0 })).toThrow(/encoderStride must be a positive integer, got 0/);
+    expect(() => new LinearPixelShuffleDecoder({ inFeatures: 4, encoderStride: 0 })).toThrow(/encoderStride must be an integer in \[1, 4096\], got 0/);
     tf.dispose([feats, probe, wrong]);
     dec.dispose();
   });
@@ -121,7 +121,7 @@ describe('PixelDecoder', () => {
     const tooMany = uniformTensor([2, 8, 8], 5);
     const floatIds = tf.zeros([2, 6]);
     expectThrowsEarly(() => dec.forward(tooMany, ids), /latent has 8 tokens \(shape \[2,8,8\]\), expected 1 prefix \+ 1..6 visible tokens/);
-    expectThrowsEarly(() => dec.forward(latent, floatIds as tf.Tensor2D), /idsRestore must have dtype int32, got float32/);
+    expectThrowsEarly(() => dec.forward(latent, floatIds as tf.Tensor2D), /idsRestore must be int32, got dtype float32/);
     expect(() => new PixelDecoder({ ...cfg, embedDim: 6, numHeads: 2 })).toThrow(/embedDim 6 must be a multiple of 4/);
     tf.dispose([latent, ids, probe, tooMany, floatIds]);
     dec.dispose();
@@ -141,7 +141,7 @@ describe('TokenHead', () => {
     expectClose(got, want, 0, 0);
     const floatRows = tf.tensor1d([1, 3]);
     expectThrowsEarly(() => head.forwardMasked(tokens, floatRows as tf.Tensor1D), /maskedRows must be an int32 \[M\] tensor, got float32 \[2\]/);
-    expect(() => new TokenHead({ inFeatures: 4, vocabSize: 1 })).toThrow(/vocabSize must be an integer >= 2, got 1/);
+    expect(() => new TokenHead({ inFeatures: 4, vocabSize: 1 })).toThrow(/vocabSize must be an integer in \[2, 1048576\], got 1/);
     tf.dispose([tokens, rows, got, want, floatRows]);
     head.dispose();
   });

@@ -147,6 +147,8 @@ describe('examples/mae-fashion-mnist.ts', () => {
       steps: number;
       heldOutLoss: { initial: number; zeroPrediction: number; perEpoch: number[]; final: number };
       knnAccuracy: { pretrained: number; random: number; pixels: number };
+      linearProbe: { pretrained: number; random: number; pixels: number };
+      fineTune: { pretrained: number; fromInit: number; labels: number; steps: number };
       tensorsFlat: boolean;
     };
     expect(s.steps).toBe(4);
@@ -160,7 +162,11 @@ describe('examples/mae-fashion-mnist.ts', () => {
     // An untrained MAE is far worse than predicting zero; four steps already close most of the gap.
     expect(s.heldOutLoss.initial).toBeGreaterThan(s.heldOutLoss.zeroPrediction);
     expect(s.heldOutLoss.final).toBeLessThan(s.heldOutLoss.initial);
-    for (const a of Object.values(s.knnAccuracy)) {
+    expect(s.fineTune.labels).toBe(32);
+    expect(s.fineTune.steps).toBe(2);
+    expect(r.stdout).toMatch(/^fine-tune pretrained 2\/2 {2}loss \d+\.\d{4}/m);
+    expect(r.stdout).toMatch(/^fine-tune from init 2\/2 {2}loss \d+\.\d{4}/m);
+    for (const a of [...Object.values(s.knnAccuracy), ...Object.values(s.linearProbe), s.fineTune.pretrained, s.fineTune.fromInit]) {
       expect(a).toBeGreaterThanOrEqual(0);
       expect(a).toBeLessThanOrEqual(1);
     }

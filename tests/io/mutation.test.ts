@@ -1,8 +1,9 @@
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseSafetensors, serializeSafetensors } from '../../src/index.js';
 import { Rng } from '../../src/utils/random.js';
+import { CASES_DIR } from '../conformance/paths.js';
 
 /**
  * Fuzzing the reader with corrupted copies of real files: every parse must
@@ -11,7 +12,7 @@ import { Rng } from '../../src/utils/random.js';
  * succeeds decodes must stay within the file's own size.
  */
 
-const CONFORMANCE = join(import.meta.dirname, '..', '..', '..', 'shared', 'conformance');
+const CONFORMANCE = CASES_DIR;
 const MUTANTS = 1500;
 
 function ownFile(): Uint8Array {
@@ -33,10 +34,8 @@ function ownFile(): Uint8Array {
 
 function sources(): { name: string; bytes: Uint8Array }[] {
   const out = [{ name: 'own', bytes: ownFile() }];
-  if (existsSync(CONFORMANCE)) {
-    for (const f of readdirSync(CONFORMANCE).filter((f) => f.endsWith('.safetensors')).sort()) {
-      out.push({ name: f, bytes: new Uint8Array(readFileSync(join(CONFORMANCE, f))) });
-    }
+  for (const f of readdirSync(CONFORMANCE).filter((f) => f.endsWith('.safetensors')).sort()) {
+    out.push({ name: f, bytes: new Uint8Array(readFileSync(join(CONFORMANCE, f))) });
   }
   return out;
 }

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -14,8 +14,7 @@ import {
   writeSafetensorsFile,
 } from '../../src/index.js';
 import { Rng } from '../../src/utils/random.js';
-
-const CONFORMANCE = join(import.meta.dirname, '..', '..', '..', 'shared', 'conformance');
+import { caseFile } from '../conformance/paths.js';
 
 /** A file written byte by byte, independent of the library's writer. */
 function handmade(header: string, data: number[] | Uint8Array = []): Uint8Array {
@@ -371,9 +370,9 @@ describe('safetensors writer', () => {
   });
 });
 
-describe('conformance dtypes.safetensors', () => {
-  it.skipIf(!existsSync(join(CONFORMANCE, 'dtypes.safetensors')))('decodes F16, BF16 and F32 exactly (bit patterns)', () => {
-    const f = parseSafetensors(readFileSync(join(CONFORMANCE, 'dtypes.safetensors')));
+describe('conformance dtypes.safetensors (tests/conformance/cases)', () => {
+  it('decodes F16, BF16 and F32 exactly (bit patterns)', () => {
+    const f = parseSafetensors(readFileSync(caseFile('dtypes')));
     const want = f.float32('expect.values');
     expect(f.info('input.f16').dtype).toBe('F16');
     expect(f.info('input.bf16').dtype).toBe('BF16');

@@ -12,7 +12,10 @@ describe('Block', () => {
 
   it('reproduces the vit_block case directly (out and attention)', () => {
     const c = loadCase('vit_block');
-    const blk = new Block({ dim: 32, numHeads: 4, qkvBias: c.config.qkv_bias ? 'qkv' : 'none' });
+    const cfg = c.config as { dim: number; num_heads: number; mlp_ratio: number; init_values: number | null; qkv_bias: boolean };
+    const blk = new Block({
+      dim: cfg.dim, numHeads: cfg.num_heads, mlpRatio: cfg.mlp_ratio, initValues: cfg.init_values, qkvBias: cfg.qkv_bias ? 'qkv' : 'none',
+    });
     loadWeights(blk, c.params());
     const x = c.tensor('input.x');
     const before = tf.memory().numTensors;
@@ -69,7 +72,7 @@ describe('Block', () => {
     const blk = new Block({ dim: 8, numHeads: 2 });
     const x = tf.zeros([2, 8]);
     const before = tf.memory().numTensors;
-    expect(() => blk.forward(x)).toThrow(/x must be \[B, N, dim=8\], got shape \[2,8\]/);
+    expect(() => blk.forward(x)).toThrow(/x must have rank 3 \[B, N, dim\], got shape \[2,8\]/);
     expect(tf.memory().numTensors).toBe(before);
   });
 });

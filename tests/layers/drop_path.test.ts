@@ -58,7 +58,7 @@ describe('DropPath', () => {
   });
 
   it('rejects a rate outside [0, 1]', () => {
-    expect(() => new DropPath({ rate: 1.5 })).toThrow(/rate must be a number in \[0, 1\], got 1.5/);
+    expect(() => new DropPath({ rate: 1.5 })).toThrow(/rate must be a finite number >= 0 and <= 1, got 1.5/);
     expect(() => dropPath(tf.ones([1]), -0.1, new Rng(0), { training: true })).toThrow(/got -0.1/);
   });
 });

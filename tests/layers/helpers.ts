@@ -1,19 +1,18 @@
 /**
  * Test helpers shared by tests/layers and tests/analysis: conformance cases
- * read straight from the shared folder (independent of the runner), and
+ * read straight from the in-repo cases (independent of the runner), and
  * closeness checks with the cases' tolerance rule.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import { expect } from 'vitest';
 import { parseSafetensors } from '../../src/io/index.js';
+import { CASES_DIR } from '../conformance/paths.js';
 import type { ConformanceCase, KindRunner } from '../conformance/types.js';
 
-/** The conformance folder: `MIMKIT_CONFORMANCE_DIR`, else `../shared/conformance` next to the repo. */
-export const CONFORMANCE_DIR =
-  process.env.MIMKIT_CONFORMANCE_DIR ?? path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../shared/conformance');
+/** The in-repo conformance cases, tests/conformance/cases (written by `npm run conformance:gen`). */
+export const CONFORMANCE_DIR = CASES_DIR;
 
 /** Loads `<CONFORMANCE_DIR>/<name>.safetensors` as a {@link ConformanceCase}. */
 export function loadCase(name: string): ConformanceCase {
@@ -67,7 +66,7 @@ export function expectClose(got: tf.Tensor | ArrayLike<number>, want: tf.Tensor 
   }
 }
 
-/** Runs a kind on a case from the shared folder and checks every `expect.*` with the case's tolerance. */
+/** Runs a kind on an in-repo case and checks every `expect.*` with the case's tolerance. */
 export async function checkKind(name: string, run: KindRunner): Promise<void> {
   const c = loadCase(name);
   const atol = Number(c.metadata.atol);

@@ -16,7 +16,7 @@ describe('Linear', () => {
     expect([...lin.namedWeights().keys()]).toEqual(['weight', 'bias']);
   });
   it('rejects bad config', () => {
-    expect(() => new Linear({ inFeatures: 0, outFeatures: 2 })).toThrow(/inFeatures must be a positive integer, got 0/);
+    expect(() => new Linear({ inFeatures: 0, outFeatures: 2 })).toThrow(/inFeatures must be an integer in \[1, 65536\], got 0/);
     expect(() => new LayerNorm({ dim: 4, eps: 0 })).toThrow(/eps/);
   });
 });

@@ -45,7 +45,7 @@ describe('Mlp', () => {
   });
 
   it('rejects bad config and input', () => {
-    expect(() => new Mlp({ inFeatures: 4, mlpRatio: 0 })).toThrow(/mlpRatio must be a positive number, got 0/);
+    expect(() => new Mlp({ inFeatures: 4, mlpRatio: 0 })).toThrow(/mlpRatio must be a finite number > 0 and <= 64, got 0/);
     const x = tf.zeros([2, 5]);
     expect(() => new Mlp({ inFeatures: 4 }).forward(x)).toThrow(/last dimension must be inFeatures=4, got shape \[2,5\]/);
   });

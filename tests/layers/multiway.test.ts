@@ -210,7 +210,7 @@ describe('MultiwayBlock', () => {
   });
 
   it('rejects bad config and input', () => {
-    expect(() => new MultiwayBlock({ embedDim: 10, heads: 3 })).toThrow(/heads must be a positive integer dividing embedDim=10, got 3/);
+    expect(() => new MultiwayBlock({ embedDim: 10, heads: 3 })).toThrow(/embedDim 10 is not divisible by heads 3/);
     expect(() => new MultiwayBlock({ embedDim: 8, heads: 2, layernormEps: 0 })).toThrow(/layernormEps must be a positive number.*got 0/);
     const b = new MultiwayBlock({ embedDim: 8, heads: 2 });
     expect(() => b.forward(tf.zeros([1, 4, 6]))).toThrow(/x must be \[B, T, embedDim=8\], got shape \[1,4,6\]/);

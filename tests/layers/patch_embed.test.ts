@@ -35,7 +35,8 @@ describe('PatchEmbed', () => {
 
   it('reproduces the conformance case directly (loadWeights + NHWC input)', () => {
     const c = loadCase('patch_embed');
-    const pe = new PatchEmbed({ imgSize: 16, patchSize: 4, inChans: 3, embedDim: 32 });
+    const cfg = c.config as { img_size: [number, number]; patch_size: number; in_chans: number; embed_dim: number };
+    const pe = new PatchEmbed({ imgSize: cfg.img_size, patchSize: cfg.patch_size, inChans: cfg.in_chans, embedDim: cfg.embed_dim });
     loadWeights(pe, c.params());
     const x = tf.transpose(c.tensor('input.x'), [0, 2, 3, 1]);
     expectClose(pe.forward(x), c.tensor('expect.out'), 1e-4, 1e-3);
@@ -83,7 +84,7 @@ describe('PatchEmbed', () => {
 
   it('rejects bad config and input before any tensor work', () => {
     expect(() => new PatchEmbed({ imgSize: [30, 32], patchSize: 16 })).toThrow(/imgSize 30x32 is not divisible by patchSize 16/);
-    expect(() => new PatchEmbed({ imgSize: 16, patchSize: 4, embedDim: 0 })).toThrow(/embedDim must be a positive integer, got 0/);
+    expect(() => new PatchEmbed({ imgSize: 16, patchSize: 4, embedDim: 0 })).toThrow(/embedDim must be an integer in \[1, 65536\], got 0/);
     const pe = new PatchEmbed({ imgSize: 8, patchSize: 4, inChans: 3, embedDim: 4 });
     const loose = new PatchEmbed({ imgSize: 8, patchSize: 4, inChans: 3, embedDim: 4, strictImgSize: false });
     const bad = [tf.zeros([8, 8, 3]), tf.zeros([1, 8, 8, 1]), tf.zeros([1, 12, 8, 3]), tf.zeros([1, 10, 8, 3])];

@@ -76,7 +76,7 @@ describe('resamplePosEmbed', () => {
   it('bilinear, align_corners=False (hand example: 1x2 -> 1x4, prefix kept)', () => {
     // Columns: src = (d + 0.5) * 2/4 - 0.5, clamped at 0 -> 0, 0.25, 0.75, 1.25 (right tap clamped).
     const t = tf.tensor3d([9, 0, 1], [1, 3, 1]);
-    const r = resamplePosEmbed(t, [1, 2], [1, 4], { mode: 'bilinear' });
+    const r = resamplePosEmbed(t, [1, 2], [1, 4], { mode: 'bilinear', antialias: false });
     expectClose(r, tf.tensor3d([9, 0, 0.25, 0.75, 1], [1, 5, 1]), 1e-7, 0);
   });
 
@@ -97,16 +97,25 @@ describe('resamplePosEmbed', () => {
     ['bilinear', [4, 4], [3, 2]],
   ] as const)('%s %j -> %j matches PyTorch F.interpolate', (mode, from, to) => {
     const t = table(1 + from[0] * from[1], 2);
-    const r = resamplePosEmbed(t, [from[0], from[1]], [to[0], to[1]], { mode, numPrefixTokens: 1 });
+    const r = resamplePosEmbed(t, [from[0], from[1]], [to[0], to[1]], { mode, antialias: false, numPrefixTokens: 1 });
     expect(r.shape).toEqual([1, 1 + to[0] * to[1], 2]);
     expectClose(r.dataSync(), torchRef[`${mode} ${from.join('x')}->${to.join('x')}`]!, 2e-6, 1e-5);
     tf.dispose([t, r]);
   });
 
+  it("defaults to timm's antialias=True, which differs from the plain bicubic when shrinking", () => {
+    const t = table(1 + 16, 2);
+    const aa = resamplePosEmbed(t, 4, [3, 2]);
+    const plain = resamplePosEmbed(t, 4, [3, 2], { antialias: false });
+    expectClose(plain.dataSync(), torchRef['bicubic 4x4->3x2']!, 2e-6, 1e-5);
+    expect(Math.abs(aa.dataSync()[4]! - plain.dataSync()[4]!)).toBeGreaterThan(1e-3);
+    tf.dispose([t, aa, plain]);
+  });
+
   it('rejects a table that does not match the old grid', () => {
     const t = table(1 + 9, 2);
     expect(() => resamplePosEmbed(t, 4, 2)).toThrow(/table has 10 rows .*expected numPrefixTokens \+ oldGrid = 1 \+ 4\*4 = 17/);
-    expect(() => resamplePosEmbed(t, 3, 2, { mode: 'nearest' as 'bilinear' })).toThrow(/mode must be 'bicubic' or 'bilinear', got 'nearest'/);
+    expect(() => resamplePosEmbed(t, 3, 2, { mode: 'area' as 'bilinear' })).toThrow(/mode must be 'bicubic', 'bilinear' or 'nearest', got 'area'/);
     t.dispose();
   });
 });

@@ -86,8 +86,8 @@ describe('relative position bias (BEiT)', () => {
     bias.dispose();
     expect(tf.memory().numTensors).toBe(before);
     expect(rpb.getConfig()).toMatchObject({ windowSize: [2, 3], numHeads: 2 });
-    expect(() => new RelativePositionBias({ windowSize: [2, 3], numHeads: 0 })).toThrow(/numHeads must be a positive integer, got 0/);
-    expect(() => new RelativePositionBias({ windowSize: 2.5, numHeads: 2 })).toThrow(/windowSize must hold positive integers, got 2.5/);
+    expect(() => new RelativePositionBias({ windowSize: [2, 3], numHeads: 0 })).toThrow(/numHeads must be an integer in \[1, 1024\], got 0/);
+    expect(() => new RelativePositionBias({ windowSize: 2.5, numHeads: 2 })).toThrow(/windowSize must be an integer in \[1, 1024\] or \[height, width\] of such, got 2.5/);
     rpb.dispose();
   });
 

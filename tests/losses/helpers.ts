@@ -7,8 +7,10 @@ import * as tf from '@tensorflow/tfjs-core';
 import { readFileSync } from 'node:fs';
 import { expect } from 'vitest';
 import { Rng } from '../../src/utils/random.js';
+import { CASES_DIR } from '../conformance/paths.js';
 
-export const CONFORMANCE_DIR = '/work/shared/conformance';
+/** The in-repo conformance cases, tests/conformance/cases (written by `npm run conformance:gen`). */
+export const CONFORMANCE_DIR = CASES_DIR;
 
 /** `n` standard-normal numbers from `seed`, times `scale`. */
 export function randn(seed: number, n: number, scale = 1): number[] {

@@ -3,6 +3,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import { RandomMasker } from '../../src/masking/index.js';
 import { Rng } from '../../src/utils/random.js';
+import { caseFile } from '../conformance/paths.js';
 
 /** Minimal safetensors reader (F32 and I64 only) for the conformance file. */
 function readCase(path: string): Map<string, { shape: number[]; data: number[] }> {
@@ -27,14 +28,23 @@ function readCase(path: string): Map<string, { shape: number[]; data: number[] }
   return out;
 }
 
+/** The `__metadata__` of a safetensors file. */
+function readMetadata(path: string): Record<string, string> {
+  const bytes = readFileSync(path);
+  const headerLen = Number(new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getBigUint64(0, true));
+  const header = JSON.parse(bytes.subarray(8, 8 + headerLen).toString('utf8')) as { __metadata__?: Record<string, string> };
+  return header.__metadata__ ?? {};
+}
+
 describe('RandomMasker', () => {
   it('reproduces the mae conformance ids_restore and mask from input.noise', () => {
-    const c = readCase('/work/shared/conformance/mae.safetensors');
+    const c = readCase(caseFile('mae'));
+    const cfg = JSON.parse(readMetadata(caseFile('mae')).config!) as { mask_ratio: number; len_keep: number };
     const noise = c.get('input.noise')!;
     const [B, L] = noise.shape as [number, number];
-    const masker = new RandomMasker({ maskRatio: 0.75 });
+    const masker = new RandomMasker({ maskRatio: cfg.mask_ratio });
     const a = masker.maskArrays(B, L, { noise: noise.data });
-    expect(a.lenKeep).toBe(4);
+    expect(a.lenKeep).toBe(cfg.len_keep);
     expect(Array.from(a.idsRestore)).toEqual(c.get('expect.ids_restore')!.data);
     expect(Array.from(a.mask)).toEqual(c.get('expect.mask')!.data);
     // the tensor form from a noise tensor agrees
@@ -44,7 +54,7 @@ describe('RandomMasker', () => {
     expect(m.mask.dtype).toBe('float32');
     expect(Array.from(m.idsRestore.dataSync())).toEqual(c.get('expect.ids_restore')!.data);
     expect(Array.from(m.mask.dataSync())).toEqual(c.get('expect.mask')!.data);
-    expect(m.idsKeep.shape).toEqual([B, 4]);
+    expect(m.idsKeep.shape).toEqual([B, cfg.len_keep]);
     tf.dispose([nt, m]);
   });
 

@@ -16,8 +16,10 @@ describe('generated clip_model conformance cases (open_clip)', () => {
   it('every case passes, without leaking tensors', async () => {
     const before = tf.memory().numTensors;
     const run = await runConformance(CASES);
-    expect(run.results.map((r) => r.name)).toEqual(['clip_attnpool', 'clip_attnpool_square', 'clip_quickgelu_ls', 'flip_patch_dropout']);
-    expect(run.results.filter((r) => !r.passed).map((r) => r.line)).toEqual([]);
+    // The folder also holds other kinds' generated cases (their own tests check them).
+    const mine = run.results.filter((r) => r.kind === 'clip_model');
+    expect(mine.map((r) => r.name)).toEqual(['clip_attnpool', 'clip_attnpool_square', 'clip_quickgelu_ls', 'flip_patch_dropout']);
+    expect(mine.filter((r) => !r.passed).map((r) => r.line)).toEqual([]);
     expect(tf.memory().numTensors).toBe(before);
   });
 });

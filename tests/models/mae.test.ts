@@ -38,7 +38,7 @@ describe('MAE', () => {
     const nonTrainable = [...mae.namedWeights()].filter(([, w]) => !w.trainable).map(([k]) => k).sort();
     expect(nonTrainable).toEqual(['decoder_pos_embed', 'pos_embed']);
     expect(mae.namedLayouts().get('decoder_pred.weight')).toEqual({ kind: 'linear' });
-    expect(mae.namedLayouts().get('patch_embed.proj.weight')).toEqual({ kind: 'convMatrix', kh: 4, kw: 4, inChannels: 3 });
+    expect(mae.namedLayouts().get('patch_embed.proj.weight')).toEqual({ kind: 'convMatrix', kh: cfg.patch_size, kw: cfg.patch_size, inChannels: 3 });
     // Export + import round trip through the mae converter is exact.
     const sd = exportWeights(mae, { converter: maeConverter });
     const other = new MAE({ ...mae.config, seed: 99 });

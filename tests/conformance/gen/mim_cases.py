@@ -17,9 +17,16 @@ tables) is random so that a missing term shows up.
     /usr/bin/python3 tests/conformance/gen/mim_cases.py OUT_DIR
     npx tsx tests/conformance/run.ts OUT_DIR [--backend wasm]
 
-`--check SHARED_DIR` first recomputes the shared mae/simmim/beit_mim cases
-(upstream outputs) with the same functions, proving the reimplementation:
+(`npm run conformance:gen` runs it with the other generators, into
+tests/conformance/cases/.)
 
+`--check DIR` recomputes the `mae.safetensors`, `simmim.safetensors` and
+`beit_mim.safetensors` cases of DIR (outputs of the upstream code) with the
+same functions, proving the reimplementation; `npm run conformance:gen` runs
+it on the in-repo upstream cases (written by gen/mae.py, gen/simmim.py,
+gen/beit_mim.py), and it reproduces the shared ones too:
+
+    /usr/bin/python3 tests/conformance/gen/mim_cases.py --check tests/conformance/cases
     /usr/bin/python3 tests/conformance/gen/mim_cases.py --check ../shared/conformance
 
 Needs torch and numpy only (the safetensors writer is inlined).
@@ -405,7 +412,8 @@ def load(path):
 
 
 def check(shared):
-    """Recomputes the shared mae/simmim/beit_mim cases' outputs with this file's functions (validates the generator)."""
+    """Recomputes the mae/simmim/beit_mim cases' outputs of folder `shared` (made by the upstream code) with this
+    file's functions (validates the generator)."""
     worst = 0.0
     t, md = load(os.path.join(shared, 'mae.safetensors'))
     c = json.loads(md['config'])
@@ -454,7 +462,7 @@ def check(shared):
     worst = max(worst, (logits - t['expect.logits']).abs().max().item())
     loss = torch.nn.functional.cross_entropy(logits, t['input.labels'])
     worst = max(worst, abs(loss.item() - t['expect.loss'].item()))
-    print(f'shared cases reproduced, max abs err {worst:.3e}')
+    print(f'mae, simmim, beit_mim of {shared} reproduced, max abs err {worst:.3e}')
     assert worst < 1e-5
 
 
