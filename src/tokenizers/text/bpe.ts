@@ -150,9 +150,8 @@ export class BpeTokenizer implements TextTokenizer {
    * skipped, the next `numMerges` lines are the merges; the vocabulary is
    * the 256 byte symbols, the same with `</w>`, one symbol per merge, then
    * `<start_of_text>` and `<end_of_text>` (49408 ids for CLIP, SOT 49406,
-   * EOT 49407).
-   *
-   * @param numMerges merges taken. Default `49152 - 256 - 2` = 48894 (CLIP's), or all the file has if fewer.
+   * EOT 49407). `options.numMerges`: merges taken, default
+   * `49152 - 256 - 2` = 48894 (CLIP's), or all the file has if fewer.
    */
   static fromClipMerges(text: string, options: { numMerges?: number; clean?: BpeClean } = {}): BpeTokenizer {
     if (typeof text !== 'string') throw new Error(`BpeTokenizer.fromClipMerges: text must be the merges file's text, got ${typeof text}`);
