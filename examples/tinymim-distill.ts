@@ -35,8 +35,8 @@ import { encoderFeatures, knnAccuracy } from './lib/knn.js';
 import { describeBackend, formatDuration, intFlag, numberFlag, parseBackend, useBackend } from './lib/runtime.js';
 
 const USAGE = `usage: tsx examples/tinymim-distill.ts [options]
-  --teacher-steps N  MAE pretraining steps of the teacher (default 150)
-  --steps N          training steps of each student run (default 100)
+  --teacher-steps N  MAE pretraining steps of the teacher (default 100)
+  --steps N          training steps of each student run (default 80)
   --batch N          images per step (default 64)
   --lr X             student peak learning rate (default 1e-3)
   --train-size N     training images, of 10000 (default 4096)
@@ -118,8 +118,8 @@ async function main(): Promise<void> {
   }
   const quick = values.quick === true;
   const o = {
-    teacherSteps: intFlag('teacher-steps', values['teacher-steps'], quick ? 3 : 150),
-    steps: intFlag('steps', values.steps, quick ? 3 : 100),
+    teacherSteps: intFlag('teacher-steps', values['teacher-steps'], quick ? 3 : 80),
+    steps: intFlag('steps', values.steps, quick ? 3 : 80),
     batch: intFlag('batch', values.batch, quick ? 8 : 64, 2),
     lr: numberFlag('lr', values.lr, 1e-3, 0),
     trainSize: intFlag('train-size', values['train-size'], quick ? 64 : 4096),
