@@ -118,7 +118,7 @@ async function main(): Promise<void> {
   }
   const quick = values.quick === true;
   const o = {
-    teacherSteps: intFlag('teacher-steps', values['teacher-steps'], quick ? 3 : 80),
+    teacherSteps: intFlag('teacher-steps', values['teacher-steps'], quick ? 3 : 100),
     steps: intFlag('steps', values.steps, quick ? 3 : 80),
     batch: intFlag('batch', values.batch, quick ? 8 : 64, 2),
     lr: numberFlag('lr', values.lr, 1e-3, 0),
