@@ -29,15 +29,21 @@
  * the second.
  *
  * `--method` picks the self-supervised method; each method is one function
- * below that builds the model and returns its training step and its encoder,
- * so another (MoCo v3) plugs in the same way.
+ * below that builds the model and returns its training step and its encoder:
+ * `dino` (above) or `mocov3`: MoCo v3 (Chen, Xie, He 2021) with the
+ * library's `MoCoV3` (ViT + projector + predictor, momentum encoder with the
+ * momentum cosine-scheduled from `--momentum` to 1, 2T-scaled symmetric
+ * contrastive loss, random patch projection frozen), two augmented views per
+ * image, AdamW with warm-up and cosine decay; the base encoder is probed.
  */
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs-core';
 import {
   AdamW,
   DINO,
+  MoCoV3,
   VisionTransformer,
+  cosineSchedule,
   cosineScheduler,
   exportWeights,
   loadWeights,
@@ -50,7 +56,7 @@ import { loadFashionMnist, type FashionMnistData } from './lib/fashion-mnist.js'
 import { encoderFeatures, knnAccuracy } from './lib/knn.js';
 import { describeBackend, formatDuration, intFlag, numberFlag, parseBackend, useBackend, type ExampleBackend } from './lib/runtime.js';
 
-const METHOD_NAMES = ['dino'] as const;
+const METHOD_NAMES = ['dino', 'mocov3'] as const;
 type MethodName = (typeof METHOD_NAMES)[number];
 
 const USAGE = `usage: tsx examples/dino-fashion-mnist.ts [options]
@@ -61,7 +67,7 @@ const USAGE = `usage: tsx examples/dino-fashion-mnist.ts [options]
   --lr X             peak learning rate (default 1e-3)
   --local-crops N    local crops per image (default 4)
   --k N              prototypes of the DINO head, out_dim (default 1024)
-  --momentum X       base teacher momentum, raised to 1 by a cosine (default 0.996)
+  --momentum X       base teacher (DINO) or momentum-encoder (MoCo v3) momentum, raised to 1 by a cosine (default 0.996 / 0.99)
   --teacher-temp X   teacher temperature after its warm-up from 0.04 (default 0.07)
   --probe-train N    training images for the k-NN probe's references (default 2000)
   --probe-test N     held-out images the k-NN probe classifies (default 1000)
@@ -79,7 +85,7 @@ interface Options {
   lr: number;
   localCrops: number;
   k: number;
-  momentum: number;
+  momentum: number | null;
   teacherTemp: number;
   probeTrain: number;
   probeTest: number;
@@ -114,7 +120,7 @@ function parseOptions(argv: string[]): Options | null {
     lr: numberFlag('lr', values.lr, 1e-3, 0),
     localCrops: intFlag('local-crops', values['local-crops'], quick ? 2 : 4, 0),
     k: intFlag('k', values.k, quick ? 64 : 1024),
-    momentum: numberFlag('momentum', values.momentum, 0.996, 0, 1),
+    momentum: values.momentum === undefined ? null : numberFlag('momentum', values.momentum, 0.996, 0, 1),
     teacherTemp: numberFlag('teacher-temp', values['teacher-temp'], 0.07, 1e-3),
     probeTrain: intFlag('probe-train', values['probe-train'], quick ? 40 : 2000),
     probeTest: intFlag('probe-test', values['probe-test'], quick ? 20 : 1000),
@@ -166,7 +172,7 @@ function dinoMethod(o: Options, itersPerEpoch: number, epochs: number): Pretrain
     imgSize: 32, patchSize: 8, inChans: 1, embedDim: o.quick ? 32 : 64, depth: o.quick ? 1 : 3, numHeads: 4, dropPathRate: 0.1,
     outDim: o.k, headLayers: 3, headHiddenDim: o.quick ? 32 : 256, headBottleneckDim: o.quick ? 16 : 64,
     localCropsNumber: o.localCrops, epochs, warmupTeacherTempEpochs: Math.floor(0.3 * epochs), freezeLastLayer: 1,
-    momentumTeacher: o.momentum, teacherTemp: o.teacherTemp,
+    momentumTeacher: o.momentum ?? 0.996, teacherTemp: o.teacherTemp,
     seed: o.seed,
   };
   const dino = new DINO(config);
@@ -203,7 +209,40 @@ function dinoMethod(o: Options, itersPerEpoch: number, epochs: number): Pretrain
   };
 }
 
-const METHODS: Record<MethodName, (o: Options, itersPerEpoch: number, epochs: number) => PretrainMethod> = { dino: dinoMethod };
+/**
+ * MoCo v3: the library's model; per step two views of the same batch, the
+ * momentum from its cosine schedule (applied inside `forward`, before the
+ * keys, as moco-v3 does), AdamW with warm-up and cosine decay.
+ */
+function mocoV3Method(o: Options): PretrainMethod {
+  const moco = new MoCoV3({
+    imgSize: 32, patchSize: 8, inChans: 1, embedDim: o.quick ? 32 : 64, depth: o.quick ? 1 : 3, numHeads: 4,
+    mlpDim: o.quick ? 32 : 256, dim: o.quick ? 16 : 64, T: 0.2, momentum: o.momentum ?? 0.99, seed: o.seed,
+  });
+  const opt = new AdamW(moco, { lr: o.lr, weightDecay: 0.1 });
+  const schedule = cosineSchedule({ baseLr: o.lr, warmupSteps: Math.max(1, Math.round(0.1 * o.steps)), totalSteps: o.steps + 1 });
+  const rng = new Rng(o.seed + 1);
+  const common = { size: 32, scale: [0.2, 1] as [number, number], jitter: { brightness: 0.4, contrast: 0.4, saturation: 0, hue: 0, p: 0.8 }, grayscaleP: 0, blurP: 0, rng };
+  return {
+    title: `MoCo v3 (T=${moco.config.T}, m ${moco.config.momentum} -> 1)`,
+    encoder: moco.baseEncoder.vit,
+    others: {},
+    step(images, it) {
+      const v1 = augmentView(images, common);
+      const v2 = augmentView(images, common);
+      const m = moco.momentumAt(it, o.steps);
+      const { loss } = trainStep(() => moco.forward(v1, v2, m).loss, moco, opt, { lr: schedule(it + 1) });
+      tf.dispose([v1, v2]);
+      return loss;
+    },
+    dispose() {
+      opt.dispose();
+      moco.dispose();
+    },
+  };
+}
+
+const METHODS: Record<MethodName, (o: Options, itersPerEpoch: number, epochs: number) => PretrainMethod> = { dino: dinoMethod, mocov3: mocoV3Method };
 
 /** Copies images `idx` of `data` into one NHWC batch tensor. */
 function batchOf(data: FashionMnistData, idx: ArrayLike<number>): tf.Tensor4D {
