@@ -3,7 +3,7 @@
  * Language") on a synthetic image-caption set, in Node, on the WASM backend
  * by default:
  *
- *     npx tsx examples/beit3-toy.ts                 # defaults (a few minutes on 2 cores)
+ *     npx tsx examples/beit3-toy.ts                 # defaults: 600 steps (14 min measured on 2 heavily shared cores)
  *     npx tsx examples/beit3-toy.ts --steps 40      # a quick smoke run
  *     npx tsx examples/beit3-toy.ts --backend cpu --steps 800
  *
