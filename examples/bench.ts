@@ -44,6 +44,7 @@ const USAGE = `usage: tsx examples/bench.ts [options]
   --cpu-steps N      timed steps per measurement on cpu (default 1)
   --warmup N         untimed steps before timing (default 1)
   --no-transpose-table  skip the explicit-transpose vs flags comparison
+  --checkpointing    activation checkpointing in every block (less memory, ~1/3 more compute)
   --torch            also time PyTorch (one thread) with examples/bench_torch.py
   --out PATH         JSON results (default bench-results/mae-step.json)
   --quick            smoke run: a tiny model, batch 8, 1 timed step
@@ -64,6 +65,62 @@ interface Measurement {
   imagesPerSecond: number;
   /** Loss of the last step (a sanity check: finite). */
   lastLoss: number;
+  /** Activation checkpointing on (tfjs backends only). */
+  checkpointing: boolean | null;
+  /** Model FLOPs of one step (forward + backward = 3x the forward's matrix products), per {@link maeStepFlops}. */
+  flopsPerStep: number | null;
+  /** Achieved GFLOP/s at the median step time. */
+  gflops: number | null;
+  /** Peak bytes of live tensors during a timed step (tfjs's own count). */
+  peakTensorBytes: number | null;
+  /** Size of the WASM heap after the steps (it only grows: the peak), bytes; null off wasm. */
+  wasmHeapBytes: number | null;
+  /** Kernels dispatched by the engine per step (tfjs ops, including the optimiser's). */
+  kernelsPerStep: number | null;
+}
+
+/**
+ * Multiply-add FLOPs (2 per multiply-add) of one MAE training step: the
+ * matrix products of the forward pass (patch embedding, q/k/v, attention's
+ * two products, projection, MLP, decoder embedding and prediction) times 3
+ * for forward + backward, the usual model-FLOPs convention (recomputation
+ * under checkpointing is not counted). Element-wise work is left out.
+ */
+export function maeStepFlops(c: Required<Pick<MAEConfig, 'patchSize' | 'embedDim' | 'depth' | 'decoderEmbedDim' | 'decoderDepth' | 'mlpRatio'>> & { imgSize: [number, number]; inChans: number }, batch: number, maskRatio: number): number {
+  const L = (c.imgSize[0] / c.patchSize) * (c.imgSize[1] / c.patchSize);
+  const kept = Math.floor(L * (1 - maskRatio));
+  const block = (n: number, d: number): number => 2 * n * d * d * (4 + 2 * c.mlpRatio) + 2 * 2 * n * n * d;
+  const pp = c.patchSize * c.patchSize * c.inChans;
+  const enc = 2 * L * pp * c.embedDim * (kept / L) + c.depth * block(kept + 1, c.embedDim);
+  const dec = 2 * (kept + 1) * c.embedDim * c.decoderEmbedDim + c.decoderDepth * block(L + 1, c.decoderEmbedDim) + 2 * (L + 1) * c.decoderEmbedDim * pp;
+  return 3 * batch * (enc + dec);
+}
+
+/** Counts engine-dispatched kernels and tracks the peak of live tensor bytes while installed. */
+class KernelMeter {
+  kernels = 0;
+  peakBytes = 0;
+  private readonly engine = tf.engine() as unknown as { runKernel: (...a: unknown[]) => unknown; state: { numBytes: number } };
+  private readonly original = this.engine.runKernel;
+  install(): void {
+    const self = this;
+    const orig = this.original;
+    this.engine.runKernel = function (this: unknown, ...a: unknown[]): unknown {
+      const r = orig.apply(this, a);
+      self.kernels++;
+      if (self.engine.state.numBytes > self.peakBytes) self.peakBytes = self.engine.state.numBytes;
+      return r;
+    };
+  }
+  uninstall(): void {
+    this.engine.runKernel = this.original;
+  }
+}
+
+function wasmHeapBytes(): number | null {
+  if (tf.getBackend() !== 'wasm') return null;
+  const b = tf.backend() as unknown as { wasm?: { HEAPU8?: Uint8Array } };
+  return b.wasm?.HEAPU8?.buffer.byteLength ?? null;
 }
 
 function median(xs: number[]): number {
@@ -85,32 +142,73 @@ function stepLoss(model: MAE, x: tf.Tensor): tf.Scalar {
 }
 
 /** Times `steps` training steps after `warmup` untimed ones on the active backend. */
-function timeSteps(config: MAEConfig, batch: number, steps: number, warmup: number): { stepMs: number[]; lastLoss: number } {
+interface Timed {
+  stepMs: number[];
+  lastLoss: number;
+  peakTensorBytes?: number;
+  kernelsPerStep?: number;
+  wasmHeapBytes?: number | null;
+}
+
+function timeSteps(config: MAEConfig, batch: number, steps: number, warmup: number): Timed {
   const model = new MAE(config);
   const optimizer = new AdamW(model, { lr: 1.5e-4, betas: [0.9, 0.95], weightDecay: 0.05 });
   const [h, w] = typeof config.imgSize === 'number' ? [config.imgSize, config.imgSize] : config.imgSize!;
   const x = tf.randomUniform([batch, h, w, config.inChans ?? 3], 0, 1, 'float32', 1);
   const stepMs: number[] = [];
   let lastLoss = NaN;
+  const meter = new KernelMeter();
+  let kernelsPerStep = 0;
   try {
     for (let i = 0; i < warmup + steps; i++) {
+      // The last timed step is metered too: the hook is one counter per
+      // kernel (~7,500 per step), nothing next to a step's seconds.
+      const metered = i === warmup + steps - 1;
+      if (metered) meter.install();
       const t0 = performance.now();
       // trainStep reads the loss back (dataSync), so the step has finished when it returns.
       lastLoss = trainStep(() => stepLoss(model, x), model, optimizer).loss;
       const ms = performance.now() - t0;
+      if (metered) {
+        meter.uninstall();
+        kernelsPerStep = meter.kernels;
+      }
       if (i >= warmup) stepMs.push(ms);
     }
   } finally {
+    meter.uninstall();
     x.dispose();
     optimizer.dispose();
     model.dispose();
   }
-  return { stepMs, lastLoss };
+  return { stepMs, lastLoss, peakTensorBytes: meter.peakBytes || undefined, kernelsPerStep: kernelsPerStep || undefined, wasmHeapBytes: wasmHeapBytes() };
 }
 
-function measurement(backend: string, maskRatio: number, explicit: boolean | null, batch: number, r: { stepMs: number[]; lastLoss: number }): Measurement {
+function measurement(
+  backend: string,
+  maskRatio: number,
+  explicit: boolean | null,
+  batch: number,
+  r: Timed & { peakBytes?: number | null },
+  flops: number | null,
+  checkpointing: boolean | null,
+): Measurement {
   const medianMs = median(r.stepMs);
-  return { backend, maskRatio, batch, explicitTranspose: explicit, stepMs: r.stepMs, medianMs, imagesPerSecond: (1000 * batch) / medianMs, lastLoss: r.lastLoss };
+  return {
+    backend, maskRatio, batch, explicitTranspose: explicit, stepMs: r.stepMs, medianMs,
+    imagesPerSecond: (1000 * batch) / medianMs, lastLoss: r.lastLoss, checkpointing,
+    flopsPerStep: flops, gflops: flops === null ? null : flops / (medianMs * 1e6),
+    peakTensorBytes: r.peakTensorBytes ?? r.peakBytes ?? null, wasmHeapBytes: r.wasmHeapBytes ?? null,
+    kernelsPerStep: r.kernelsPerStep ?? null,
+  };
+}
+
+/** The resolved config (defaults filled in) of an MAE config, without keeping a model. */
+function resolved(config: MAEConfig): MAE['config'] {
+  const m = new MAE(config);
+  const c = m.config;
+  m.dispose();
+  return c;
 }
 
 /** Runs `examples/bench_torch.py` and reads its JSON line, or explains why not. */
@@ -135,10 +233,10 @@ function torchBench(
   if (r.status !== 0) return `bench_torch.py failed (exit ${r.status}): ${(r.stderr || r.stdout).trim().split('\n').slice(-3).join(' | ')}`;
   const line = r.stdout.split('\n').find((l) => l.startsWith('{'));
   if (line === undefined) return `bench_torch.py printed no JSON: ${r.stdout.trim().slice(0, 200)}`;
-  const parsed = JSON.parse(line) as { torch: string; blas: string | null; results: { maskRatio: number; stepMs: number[]; lastLoss: number }[] };
+  const parsed = JSON.parse(line) as { torch: string; blas: string | null; results: { maskRatio: number; stepMs: number[]; lastLoss: number; peakRssBytes?: number }[] };
   return {
     info: `torch ${parsed.torch}, 1 thread, BLAS ${parsed.blas ?? '?'}${parsed.blas !== 'openblas' ? ' (not OpenBLAS: install libopenblas0-pthread for a fair reference)' : ''}`,
-    results: parsed.results.map((m) => measurement('torch', m.maskRatio, null, batch, m)),
+    results: parsed.results.map((m) => measurement('torch', m.maskRatio, null, batch, { ...m, peakBytes: m.peakRssBytes ?? null }, maeStepFlops(resolved(config), batch, m.maskRatio), null)),
   };
 }
 
@@ -165,6 +263,7 @@ async function main(): Promise<void> {
       'cpu-batch': { type: 'string' },
       warmup: { type: 'string' },
       'no-transpose-table': { type: 'boolean' },
+      checkpointing: { type: 'boolean' },
       torch: { type: 'boolean' },
       out: { type: 'string' },
       quick: { type: 'boolean' },
@@ -192,6 +291,7 @@ async function main(): Promise<void> {
     ? { ...maeTiny, embedDim: 32, depth: 2, numHeads: 2, decoderEmbedDim: 16, decoderDepth: 1, decoderNumHeads: 2, seed: 0 }
     : { ...maeTiny, seed: 0 };
   const maskRatios = [0.75, 0];
+  const checkpointing = values.checkpointing === true;
   await useBackend(backends[0] as ExampleBackend);
   const model = new MAE(config);
   const c = model.config;
@@ -219,7 +319,7 @@ async function main(): Promise<void> {
         for (const maskRatio of maskRatios) {
           let m: Measurement;
           try {
-            m = measurement(b, maskRatio, explicit, bs, timeSteps({ ...config, maskRatio }, bs, n, warmup));
+            m = measurement(b, maskRatio, explicit, bs, timeSteps({ ...config, maskRatio, checkpointing }, bs, n, warmup), maeStepFlops(c, bs, maskRatio), checkpointing);
           } catch (e) {
             // Typically the wasm heap (4 GB) running out; the backend is unusable afterwards.
             const error = e instanceof Error ? e.message : String(e);
@@ -282,6 +382,16 @@ async function main(): Promise<void> {
   const header = ['backend', 'batch', 'ms/step (0.75)', 'img/s (0.75)', 'ms/step (0)', 'img/s (0)', 'speed-up 0.75 vs 0'];
   if (torch75) header.push('torch/this img/s (0.75)', 'torch/this img/s (0)');
   printTable('MAE training step (forward, backward, AdamW), median of timed steps; mask ratio in brackets', header, rows);
+  const mb = (b: number | null): string => (b === null ? '-' : (b / 2 ** 20).toFixed(0));
+  printTable(
+    `Per step: achieved GFLOP/s (model FLOPs), peak memory (MiB: live tensors; WASM heap; torch: process RSS), kernels dispatched${checkpointing ? '; activation checkpointing on' : ''}`,
+    ['backend', 'mask', 'GFLOP/step', 'GFLOP/s', 'peak tensors', 'wasm heap', 'torch RSS', 'kernels/step'],
+    results.map((m) => [
+      m.backend, String(m.maskRatio), fmt(m.flopsPerStep === null ? undefined : m.flopsPerStep / 1e9, 2), fmt(m.gflops ?? undefined, 2),
+      m.backend === 'torch' ? '-' : mb(m.peakTensorBytes), mb(m.wasmHeapBytes), m.backend === 'torch' ? mb(m.peakTensorBytes) : '-',
+      m.kernelsPerStep === null ? '-' : String(m.kernelsPerStep),
+    ]),
+  );
 
   if (transposeResults.length > 0) {
     const tRows = [true, false].map((explicit) => {
@@ -303,7 +413,7 @@ async function main(): Promise<void> {
     benchmark: 'mae-train-step',
     date: new Date().toISOString(),
     machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? null, node: process.version },
-    config: { ...c, batch, cpuBatch },
+    config: { ...c, batch, cpuBatch, checkpointing },
     quick,
     warmupSteps: warmup,
     results,

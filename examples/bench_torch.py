@@ -15,6 +15,7 @@ Prints one JSON line: {"torch": version, "threads": 1, "results": [{"maskRatio",
 
 import argparse
 import json
+import resource
 import os
 import time
 
@@ -135,7 +136,9 @@ def main():
             loss = l.item()
             if i >= a.warmup:
                 times.append((time.perf_counter() - t0) * 1000)
-        results.append({"maskRatio": mr, "stepMs": times, "lastLoss": loss})
+        # Peak resident memory of the process so far (grows only; mask 0.75 runs first).
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+        results.append({"maskRatio": mr, "stepMs": times, "lastLoss": loss, "peakRssBytes": peak})
     # Which BLAS runs matters. Debian's python3-torch is built against the generic
     # BLAS interface (BLAS_INFO=generic); the library behind it is chosen at run
     # time by Debian's alternatives: the reference BLAS (slow) unless

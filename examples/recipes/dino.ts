@@ -3,8 +3,9 @@
  * Transformers"): self-distillation without labels, with the library's
  * `DINO` model. Multi-crop views of each image (2 global 32 px crops, 4
  * local 16 px crops whose position table the model resizes bicubically in
- * the graph); the student sees all of them, the teacher (an EMA of the
- * student, momentum cosine-scheduled from 0.996 to 1) only the global ones;
+ * the graph; crop, flip and brightness/contrast jitter); the student sees
+ * all of them, the teacher (an EMA of the student, momentum
+ * cosine-scheduled from 0.996 to 1) only the global ones;
  * the student's softmax (temperature 0.1) matches the teacher's centred and
  * sharpened softmax (temperature warmed up 0.04 -> 0.07).
  *
@@ -19,7 +20,7 @@
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
 import * as tf from '@tensorflow/tfjs-core';
-import { AdamW, DINO, DINOLoss, multiCrop, Rng, trainStep } from '../../src/index.js';
+import { AdamW, DINO, DINOLoss, augmentView, Rng, trainStep } from '../../src/index.js';
 import { fashionMnist, lossValue, recipeSetup, sampleBatch, trainLoop } from './common.js';
 
 // --momentum: the teacher's base EMA momentum; --k: prototypes (DINO's out_dim).
@@ -39,9 +40,17 @@ const opt = new AdamW(dino.studentVariables(), { lr: flags.lr, weightDecay: 0.04
 const evalLoss = new DINOLoss({ ...dino.dinoLoss.config });
 const teacherEntropy: number[] = []; // at each evaluation
 
+/**
+ * 2 global 32 px and LOCAL local 16 px views (crop, flip, brightness/contrast
+ * jitter); DINO's blur and solarisation are left out: at 32 px they leave
+ * the views too little in common (the loss stays at ln K).
+ */
 const views = (x: tf.Tensor4D, rng: Rng): tf.Tensor4D[] => {
-  const m = multiCrop(x, { globalSize: 32, localSize: 16, numLocal: LOCAL, localScale: [0.1, 0.4], rng });
-  return [...m.global, ...m.local];
+  const common = { jitter: { brightness: 0.4, contrast: 0.4, saturation: 0, hue: 0, p: 0.8 }, grayscaleP: 0, blurP: 0, rng };
+  return [
+    ...[0, 1].map(() => augmentView(x, { size: 32, scale: [0.4, 1], ...common })),
+    ...Array.from({ length: LOCAL }, () => augmentView(x, { size: 16, scale: [0.1, 0.4], ...common })),
+  ];
 };
 
 /** Mean entropy of the teacher's centred, sharpened distributions (ln K when uniform: collapse). */

@@ -1,26 +1,22 @@
 /**
  * TinyMIM (Ren et al. 2023, "TinyMIM: An Empirical Study of Distilling MIM
- * Pre-trained Models"): a small ViT learns from a larger MIM-pretrained ViT
- * by matching the token relations of the last block, the softmax of the
- * Q-K and the V-V products per head (KL, teacher || student), which beat
- * distilling features or the class token; the student sees the whole image
- * (masking its input hurt in the paper).
+ * Pre-trained Models") with the library's `TinyMIM`: a small ViT learns from
+ * a larger MIM-pretrained ViT by matching the token relations of the last
+ * block, the softmax of the Q-K and the V-V products per head (KL, teacher ||
+ * student); the student sees the whole image.
  *
  * Simplified: the teacher is a small MAE (D 96, 3 blocks) pretrained here
  * for `--teacher-steps` steps (TinyMIM: a ViT-B/L MAE after 1600 epochs);
- * the student has D 32, 2 blocks; both have 4 heads so the relation maps
- * align (TinyMIM maps other head counts); a few steps. After so short a
- * pretraining the teacher's relations are still close to uniform, so the
- * recipe also prints the loss that uniform relations would score, for scale.
+ * the student has D 32, 2 blocks; both have 4 heads; a few steps. After so
+ * short a pretraining the teacher's relations are still close to uniform, so
+ * the recipe also prints the loss that uniform relations would score.
  *
  *     npx tsx examples/recipes/tinymim.ts [--steps 30] [--teacher-steps 20] [--backend cpu|wasm]
  */
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
 import * as tf from '@tensorflow/tfjs-core';
-import {
-  AdamW, MAE, Rng, VisionTransformer, relationDistillationLoss, relations, trainStep, type Relations,
-} from '../../src/index.js';
+import { AdamW, MAE, Rng, TinyMIM, VisionTransformer, relationDistillationLoss, trainStep } from '../../src/index.js';
 import { fashionMnist, lossValue, recipeSetup, sampleBatch, trainLoop } from './common.js';
 
 const flags = await recipeSetup('TinyMIM', { steps: 30, batch: 32, lr: 1e-3 }, { 'teacher-steps': 20 });
@@ -40,38 +36,24 @@ trainLoop('tinymim teacher (MAE)', flags['teacher-steps'], () => lossValue(() =>
   x.dispose();
   return loss;
 });
-const teacher = mae.encoder; // frozen from here on: never given to an optimiser
 
-// 2. The student: a smaller ViT with the same heads and tokens.
+// 2. The student, distilled from the teacher's last block (TinyMIM freezes the teacher).
 const student = new VisionTransformer({ imgSize: 32, patchSize: 4, inChans: 1, embedDim: 32, depth: 2, numHeads: 4, seed: flags.seed + 1 });
-const opt = new AdamW(student, { lr: flags.lr, weightDecay: 0.05 });
+const model = new TinyMIM(mae.encoder, student);
+const opt = new AdamW(model, { lr: flags.lr, weightDecay: 0.05 }); // only the student is trainable
 
-/** Q-K and V-V relations `[B, heads, N, N]` of the last block of `vit` on whole images. */
-function lastBlockRelations(vit: VisionTransformer, x: tf.Tensor4D): Relations {
-  const last = vit.blocks[vit.blocks.length - 1]!;
-  const h = tf.tidy(() => {
-    let t = vit.prependClassToken(vit.embed(x));
-    for (const blk of vit.blocks.slice(0, -1)) t = blk.forward(t).out;
-    return t; // the tokens entering the last block
-  });
-  const r = relations(h, last.norm1, last.attn.qkv, last.config.numHeads);
-  h.dispose();
-  return r;
-}
-
-/** KL of the student's relations to the teacher's, Q-K plus V-V (the teacher's computed outside the tape). */
+/** The loss of this batch; the teacher's relations are computed outside the gradient tape. */
 function distill(x: tf.Tensor4D, step?: (f: () => tf.Scalar) => number): number {
-  const t = lastBlockRelations(teacher, x);
-  const f = () => tf.tidy(() => relationDistillationLoss(lastBlockRelations(student, x), t).loss);
+  const teacher = model.teacherRelations(x);
+  const f = () => model.forward(x, { teacher }).loss;
   const loss = step ? step(f) : lossValue(f);
-  tf.dispose([t.qk, t.vv]);
+  tf.dispose([teacher.qk, teacher.vv]);
   return loss;
 }
 
-// For scale: the loss of a student whose relation maps are uniform (after a
-// short MAE run the teacher's maps are still close to uniform).
+// For scale: the loss of uniform student relations.
 const uniform = (() => {
-  const t = lastBlockRelations(teacher, heldOut.images);
+  const t = model.teacherRelations(heldOut.images);
   const u = tf.fill(t.qk.shape, 1 / t.qk.shape[3]!);
   const v = lossValue(() => relationDistillationLoss({ qk: u, vv: u }, t).loss);
   tf.dispose([t.qk, t.vv, u]);
@@ -81,7 +63,7 @@ console.log(`held-out loss of uniform relations: ${uniform.toFixed(4)}`);
 
 trainLoop('tinymim', flags.steps, () => distill(heldOut.images), () => {
   const { x } = sampleBatch(train, flags.batch, rng);
-  const loss = distill(x, (f) => trainStep(f, student, opt).loss);
+  const loss = distill(x, (f) => trainStep(f, model, opt).loss);
   x.dispose();
   return loss;
 });

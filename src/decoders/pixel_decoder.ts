@@ -19,6 +19,8 @@ import {
   requireConfig,
   requireInt,
 } from '../utils/config.js';
+import { runBlock } from '../layers/checkpoint.js';
+import type { VitBackboneConfig } from '../models/vit.js';
 
 /** Config of {@link PixelDecoder}. Defaults are MAE's (`mae_vit_*_dec512d8b`). */
 export interface PixelDecoderConfig {
@@ -42,6 +44,8 @@ export interface PixelDecoderConfig {
   classToken?: boolean;
   /** LayerNorm epsilon. Default 1e-6 (MAE's `partial(nn.LayerNorm, eps=1e-6)`). */
   normEps?: number;
+  /** Activation checkpointing of the decoder blocks, see {@link VitBackboneConfig.checkpointing}. Default `false`. */
+  checkpointing?: boolean;
   /** Seed of the initial weights. Default 0. */
   seed?: number;
   /** Layer name. */
@@ -97,6 +101,8 @@ export class PixelDecoder extends Module {
   readonly decoderNorm: LayerNorm;
   /** `decoder_pred`: `Dd -> outDim`. */
   readonly decoderPred: Linear;
+  /** Whether training steps recompute each decoder block in the backward pass (config `checkpointing`). */
+  checkpointing: boolean;
 
   constructor(config: PixelDecoderConfig) {
     requireConfig('PixelDecoder', config);
@@ -117,6 +123,7 @@ export class PixelDecoder extends Module {
       qkvBias: config.qkvBias ?? 'qkv',
       classToken: config.classToken ?? true,
       normEps: config.normEps ?? 1e-6,
+      checkpointing: config.checkpointing ?? false,
       seed: config.seed ?? 0,
     };
     for (const k of ['encoderDim', 'outDim', 'embedDim', 'numHeads'] as const) {
@@ -132,6 +139,7 @@ export class PixelDecoder extends Module {
       throw new Error(`PixelDecoder: embedDim ${c.embedDim} is not divisible by numHeads ${c.numHeads}`);
     }
     this.config = c;
+    this.checkpointing = c.checkpointing;
     this.numPrefixTokens = c.classToken ? 1 : 0;
     this.numPatches = c.gridSize[0] * c.gridSize[1];
     const Dd = c.embedDim;
@@ -214,7 +222,7 @@ export class PixelDecoder extends Module {
       let h: tf.Tensor = restoreTokens(visible, this.maskToken.read() as tf.Tensor3D, idsRestore);
       if (P > 0) h = tf.concat([tf.slice(x, [0, 0, 0], [b, P, Dd]), h], 1);
       h = tf.add(h, this.decoderPosEmbed.read());
-      for (const blk of this.blocks) h = blk.forward(h, { training: options.training, rng: options.rng }).out;
+      for (const blk of this.blocks) h = runBlock(blk, h, { training: options.training, rng: options.rng }, this.checkpointing).out;
       const pred = this.decoderPred.forward(this.decoderNorm.forward(h));
       return tf.slice(pred, [0, P, 0], [b, this.numPatches, this.config.outDim]) as tf.Tensor3D;
     });

@@ -30,7 +30,7 @@ import {
   type WeightConverter,
 } from './converters.js';
 import { BEIT_RESAMPLE, MAE_RESAMPLE } from './pos_resize.js';
-import { parseSafetensors, SafetensorsFile, serializeSafetensors } from './safetensors.js';
+import { isFloatDtype, parseSafetensors, SafetensorsFile, serializeSafetensors } from './safetensors.js';
 import {
   exportWeights,
   loadWeights,
@@ -179,7 +179,7 @@ function indexBuffers(module: Module): Map<string, IndexBuffer> {
 function readIndex(src: SafetensorsFile | Map<string, tf.Tensor>, key: string): { shape: number[]; values: ArrayLike<number> } {
   if (src instanceof SafetensorsFile) {
     const info = src.info(key);
-    const values = info.dtype === 'F32' || info.dtype === 'F16' || info.dtype === 'BF16' ? src.float32(key) : src.int32(key);
+    const values = isFloatDtype(info.dtype) ? src.float32(key) : src.int32(key);
     return { shape: info.shape, values };
   }
   const t = src.get(key)!;

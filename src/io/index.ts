@@ -8,6 +8,8 @@ export {
   SafetensorsFile,
   DTYPE_SIZES,
   SAFETENSORS_LIMITS,
+  isFloatDtype,
+  f8BitsToNumber,
   f16BitsToNumber,
   numberToF16Bits,
   bf16BitsToNumber,

@@ -11,28 +11,101 @@ import * as tf from '@tensorflow/tfjs-core';
  * The reader trusts nothing: the whole header is validated before any tensor
  * data is decoded, so a corrupt or hostile file fails with an `Error` naming
  * what is wrong, and never makes the reader allocate more than the file's own
- * data implies (a decoded tensor is at most twice its stored bytes: F16/BF16
- * to float32).
+ * data implies (a decoded tensor is at most four times its stored bytes: F8
+ * or U8 to 32-bit values).
+ *
+ * Dtypes: every whole-byte dtype of the format is read: floats `F64`, `F32`,
+ * `F16`, `BF16`, `F8_E4M3`, `F8_E5M2`; integers `I64`, `I32`, `I16`, `I8`,
+ * `U64`, `U32`, `U16`, `U8`; `BOOL`. tfjs computes in float32 and int32, so
+ * `F64` is rounded to the nearest float32 when a float32 is asked for
+ * (`float32()`, `toTensor()`, loading a weight): about 7 significant digits
+ * are kept, values beyond +-3.4e38 become infinite and below ~1.4e-45 zero
+ * (`decode()` keeps the float64 values). `U32`, `U64` and `I64` convert to
+ * int32 only when every value fits (else an error names the value). The
+ * format's sub-byte and scale types (`F4`, `F6_E2M3`, `F6_E3M2`, `F8_E8M0`)
+ * are named in a clear error. Writing: every read dtype but the F8 ones.
  */
 
-/** Element types this library reads and writes. */
-export type SafetensorsDtype = 'F32' | 'F16' | 'BF16' | 'I64' | 'I32' | 'BOOL' | 'U8';
+/** Element types this library reads (and, but for the F8 ones, writes). */
+export type SafetensorsDtype =
+  | 'F64'
+  | 'F32'
+  | 'F16'
+  | 'BF16'
+  | 'F8_E4M3'
+  | 'F8_E5M2'
+  | 'I64'
+  | 'I32'
+  | 'I16'
+  | 'I8'
+  | 'U64'
+  | 'U32'
+  | 'U16'
+  | 'U8'
+  | 'BOOL';
 
 /** Bytes per element of each dtype. */
 export const DTYPE_SIZES: Readonly<Record<SafetensorsDtype, number>> = Object.freeze({
+  F64: 8,
   F32: 4,
   F16: 2,
   BF16: 2,
+  F8_E4M3: 1,
+  F8_E5M2: 1,
   I64: 8,
   I32: 4,
-  BOOL: 1,
+  I16: 2,
+  I8: 1,
+  U64: 8,
+  U32: 4,
+  U16: 2,
   U8: 1,
+  BOOL: 1,
 });
 
 const DTYPES = Object.keys(DTYPE_SIZES) as SafetensorsDtype[];
 
+/** Dtypes of the safetensors format that this reader names but does not decode, with why. */
+const UNSUPPORTED_DTYPES: Readonly<Record<string, string>> = Object.freeze({
+  F4: 'a 4-bit float (MXFP4 element, two per byte)',
+  F6_E2M3: 'a 6-bit float (MXFP6 element, packed)',
+  F6_E3M2: 'a 6-bit float (MXFP6 element, packed)',
+  F8_E8M0: 'an 8-bit power-of-two scale (MX block scale), not a value type',
+  C64: 'a complex number type',
+});
+
 function isDtype(s: string): s is SafetensorsDtype {
   return Object.prototype.hasOwnProperty.call(DTYPE_SIZES, s);
+}
+
+/** The float dtypes (decoded to float32 by `float32()` and for weights). */
+const FLOAT_DTYPES: ReadonlySet<string> = new Set(['F64', 'F32', 'F16', 'BF16', 'F8_E4M3', 'F8_E5M2']);
+
+/** Whether a dtype holds floating-point values (`F64`, `F32`, `F16`, `BF16`, `F8_E4M3`, `F8_E5M2`). */
+export function isFloatDtype(dtype: string): boolean {
+  return FLOAT_DTYPES.has(dtype);
+}
+
+/**
+ * The value of an 8-bit float bit pattern: `F8_E4M3` is OCP FP8 E4M3 "fn"
+ * (bias 7, no infinities, `S.1111.111` is NaN; PyTorch's
+ * `float8_e4m3fn`), `F8_E5M2` is E5M2 (bias 15, IEEE-style infinities and
+ * NaNs; `float8_e5m2`). Exact in float32.
+ */
+export function f8BitsToNumber(bits: number, format: 'F8_E4M3' | 'F8_E5M2'): number {
+  const sign = bits & 0x80 ? -1 : 1;
+  if (format === 'F8_E4M3') {
+    const e = (bits >>> 3) & 0xf;
+    const m = bits & 0x7;
+    if (e === 0xf && m === 0x7) return NaN;
+    if (e === 0) return sign * m * 2 ** -9;
+    return sign * (8 + m) * 2 ** (e - 10);
+  }
+  const e = (bits >>> 2) & 0x1f;
+  const m = bits & 0x3;
+  if (e === 0x1f) return m === 0 ? sign * Infinity : NaN;
+  if (e === 0) return sign * m * 2 ** -16;
+  return sign * (4 + m) * 2 ** (e - 17);
 }
 
 /** What the header says about one tensor (validated). */
@@ -59,10 +132,22 @@ export interface ParseSafetensorsOptions {
 }
 
 /**
- * A typed array holding decoded values: float32 for F32/F16/BF16, int32 for
- * I32 (and I64 by default), BigInt64 for I64 on request, bytes for BOOL/U8.
+ * A typed array holding decoded values: float32 for F32/F16/BF16/F8, float64
+ * for F64, int32 for I32 (and I64 by default), BigInt64 for I64 on request,
+ * the matching typed array for I8/I16/U16/U32, BigUint64 for U64, bytes for
+ * BOOL/U8.
  */
-export type DecodedArray = Float32Array | Int32Array | BigInt64Array | Uint8Array;
+export type DecodedArray =
+  | Float32Array
+  | Float64Array
+  | Int32Array
+  | Int16Array
+  | Int8Array
+  | Uint32Array
+  | Uint16Array
+  | BigInt64Array
+  | BigUint64Array
+  | Uint8Array;
 
 const LITTLE_ENDIAN_HOST = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
@@ -305,7 +390,10 @@ export class SafetensorsFile {
     return this.data.subarray(e.dataOffsets[0], e.dataOffsets[1]);
   }
 
-  /** An F32, F16 or BF16 tensor as float32 values (F16/BF16 decoded exactly). */
+  /**
+   * A float tensor as float32 values: F16, BF16 and F8 decoded exactly, F64
+   * rounded to the nearest float32 (see the module notes on precision).
+   */
   float32(name: string): Float32Array {
     const e = this.get(name);
     const bytes = this.raw(name);
@@ -329,15 +417,41 @@ export class SafetensorsFile {
         for (let i = 0; i < n; i++) bits[i] = ((bytes[2 * i]! | (bytes[2 * i + 1]! << 8)) << 16) >>> 0;
         return new Float32Array(bits.buffer);
       }
+      case 'F64':
+        return Float32Array.from(this.float64(name));
+      case 'F8_E4M3':
+      case 'F8_E5M2': {
+        const table = new Float32Array(256);
+        for (let b = 0; b < 256; b++) table[b] = f8BitsToNumber(b, e.dtype);
+        const out = new Float32Array(n);
+        for (let i = 0; i < n; i++) out[i] = table[bytes[i]!]!;
+        return out;
+      }
       default:
-        return fail(`tensor '${name}': float32() needs F32, F16 or BF16, but it is ${e.dtype}`);
+        return fail(`tensor '${name}': float32() needs a float dtype (F64, F32, F16, BF16, F8_E4M3, F8_E5M2), but it is ${e.dtype}`);
     }
   }
 
+  /** An F64 tensor as float64 values (lossless); other float dtypes widened exactly. */
+  float64(name: string): Float64Array {
+    const e = this.get(name);
+    if (e.dtype !== 'F64') {
+      if (FLOAT_DTYPES.has(e.dtype)) return Float64Array.from(this.float32(name));
+      return fail(`tensor '${name}': float64() needs a float dtype, but it is ${e.dtype}`);
+    }
+    const bytes = this.raw(name);
+    const n = e.byteLength / 8;
+    if (LITTLE_ENDIAN_HOST) return new Float64Array(bytes.slice().buffer);
+    const dv = view(bytes);
+    const out = new Float64Array(n);
+    for (let i = 0; i < n; i++) out[i] = dv.getFloat64(i * 8, true);
+    return out;
+  }
+
   /**
-   * An integer or boolean tensor as int32: I32 as is, I64 when every value
-   * fits (throws naming the tensor and the first value that does not), BOOL
-   * and U8 widened.
+   * An integer or boolean tensor as int32: I32 as is, I64, U32 and U64 when
+   * every value fits (throws naming the tensor and the first value that does
+   * not), I16, I8, U16, U8 and BOOL widened.
    */
   int32(name: string): Int32Array {
     const e = this.get(name);
@@ -372,8 +486,42 @@ export class SafetensorsFile {
       case 'U8':
         out.set(bytes);
         return out;
+      case 'I8':
+        out.set(new Int8Array(bytes.buffer, bytes.byteOffset, n));
+        return out;
+      case 'I16': {
+        const dv = view(bytes);
+        for (let i = 0; i < n; i++) out[i] = dv.getInt16(i * 2, true);
+        return out;
+      }
+      case 'U16': {
+        const dv = view(bytes);
+        for (let i = 0; i < n; i++) out[i] = dv.getUint16(i * 2, true);
+        return out;
+      }
+      case 'U32': {
+        const dv = view(bytes);
+        for (let i = 0; i < n; i++) {
+          const v = dv.getUint32(i * 4, true);
+          if (v > 0x7fffffff) fail(`tensor '${name}': U32 value ${v} at element ${i} does not fit in int32`);
+          out[i] = v;
+        }
+        return out;
+      }
+      case 'U64': {
+        const dv = view(bytes);
+        for (let i = 0; i < n; i++) {
+          const lo = dv.getUint32(i * 8, true);
+          const hi = dv.getUint32(i * 8 + 4, true);
+          if (hi !== 0 || lo > 0x7fffffff) {
+            fail(`tensor '${name}': U64 value ${dv.getBigUint64(i * 8, true)} at element ${i} does not fit in int32 (read it with decode())`);
+          }
+          out[i] = lo;
+        }
+        return out;
+      }
       default:
-        return fail(`tensor '${name}': int32() needs I64, I32, BOOL or U8, but it is ${e.dtype}`);
+        return fail(`tensor '${name}': int32() needs an integer or BOOL dtype (I64, I32, I16, I8, U64, U32, U16, U8, BOOL), but it is ${e.dtype}`);
     }
   }
 
@@ -388,27 +536,68 @@ export class SafetensorsFile {
       for (let i = 0; i < n; i++) out[i] = dv.getBigInt64(i * 8, true);
       return out;
     }
-    if (e.dtype === 'I32' || e.dtype === 'BOOL' || e.dtype === 'U8') {
+    if (e.dtype === 'U32') {
+      const dv = view(bytes);
+      const out = new BigInt64Array(n);
+      for (let i = 0; i < n; i++) out[i] = BigInt(dv.getUint32(i * 4, true));
+      return out;
+    }
+    if (e.dtype === 'U64') {
+      const dv = view(bytes);
+      const out = new BigInt64Array(n);
+      for (let i = 0; i < n; i++) {
+        const v = dv.getBigUint64(i * 8, true);
+        if (v >= 2n ** 63n) fail(`tensor '${name}': U64 value ${v} at element ${i} does not fit in int64 (read it with decode())`);
+        out[i] = v;
+      }
+      return out;
+    }
+    if (['I32', 'I16', 'I8', 'U16', 'BOOL', 'U8'].includes(e.dtype)) {
       const ints = this.int32(name);
       const out = new BigInt64Array(n);
       for (let i = 0; i < n; i++) out[i] = BigInt(ints[i]!);
       return out;
     }
-    return fail(`tensor '${name}': bigint64() needs I64, I32, BOOL or U8, but it is ${e.dtype}`);
+    return fail(`tensor '${name}': bigint64() needs an integer or BOOL dtype, but it is ${e.dtype}`);
   }
 
   /**
-   * A tensor decoded to its natural array: Float32Array (F32/F16/BF16),
-   * Int32Array (I32; I64 unless parsed with `int64: 'bigint'`), BigInt64Array
-   * (I64 with `int64: 'bigint'`), Uint8Array (BOOL as 0/1, U8).
+   * A tensor decoded to its natural array, losslessly: Float32Array
+   * (F32/F16/BF16/F8), Float64Array (F64), Int32Array (I32; I64 unless parsed
+   * with `int64: 'bigint'`), BigInt64Array (I64 with `int64: 'bigint'`),
+   * Int16Array, Int8Array, Uint16Array, Uint32Array, BigUint64Array (U64),
+   * Uint8Array (BOOL as 0/1, U8).
    */
   decode(name: string): DecodedArray {
     const e = this.get(name);
+    const n = e.byteLength / DTYPE_SIZES[e.dtype];
     switch (e.dtype) {
       case 'F32':
       case 'F16':
       case 'BF16':
+      case 'F8_E4M3':
+      case 'F8_E5M2':
         return this.float32(name);
+      case 'F64':
+        return this.float64(name);
+      case 'I16':
+        return Int16Array.from(this.int32(name));
+      case 'I8':
+        return Int8Array.from(this.int32(name));
+      case 'U16':
+        return Uint16Array.from(this.int32(name));
+      case 'U32': {
+        const dv = view(this.raw(name));
+        const out = new Uint32Array(n);
+        for (let i = 0; i < n; i++) out[i] = dv.getUint32(i * 4, true);
+        return out;
+      }
+      case 'U64': {
+        const dv = view(this.raw(name));
+        const out = new BigUint64Array(n);
+        for (let i = 0; i < n; i++) out[i] = dv.getBigUint64(i * 8, true);
+        return out;
+      }
       case 'I64':
         return this.int64Mode === 'bigint' ? this.bigint64(name) : this.int32(name);
       case 'I32':
@@ -424,16 +613,14 @@ export class SafetensorsFile {
   }
 
   /**
-   * A tensor as a new tf tensor (the caller disposes it): F32/F16/BF16 ->
-   * float32, I64/I32/U8 -> int32 (I64 must fit), BOOL -> bool.
+   * A tensor as a new tf tensor (the caller disposes it): float dtypes ->
+   * float32 (F64 rounded), integer dtypes -> int32 (I64, U32, U64 must fit),
+   * BOOL -> bool.
    */
   toTensor(name: string): tf.Tensor {
     const e = this.get(name);
+    if (FLOAT_DTYPES.has(e.dtype)) return tf.tensor(this.float32(name), e.shape, 'float32');
     switch (e.dtype) {
-      case 'F32':
-      case 'F16':
-      case 'BF16':
-        return tf.tensor(this.float32(name), e.shape, 'float32');
       case 'BOOL':
         return tf.tensor(this.int32(name), e.shape, 'bool');
       default:
@@ -574,7 +761,11 @@ function validateEntry(name: string, raw: unknown, dataLen: number): Safetensors
   }
   const dtype = r['dtype'];
   if (typeof dtype !== 'string') fail(`${where}: dtype must be a string, got ${describe(dtype)}`);
-  if (!isDtype(dtype)) fail(`${where}: unknown dtype '${truncate(dtype)}' (supported: ${DTYPES.join(', ')})`);
+  if (!isDtype(dtype)) {
+    const why = UNSUPPORTED_DTYPES[dtype];
+    if (why !== undefined) fail(`${where}: dtype '${dtype}' (${why}) is not supported by this reader (supported: ${DTYPES.join(', ')})`);
+    fail(`${where}: unknown dtype '${truncate(dtype)}' (supported: ${DTYPES.join(', ')})`);
+  }
   const shape = r['shape'];
   if (!Array.isArray(shape)) fail(`${where}: shape must be an array of integers, got ${describe(shape)}`);
   shape.forEach((d, i) => {
@@ -745,6 +936,9 @@ function encodeEntry(
   if (typeof dtype !== 'string' || !isDtype(dtype)) {
     throw new Error(`${where}: unknown dtype ${describe(dtype)} (supported: ${DTYPES.join(', ')})`);
   }
+  if ((dtype === 'F8_E4M3' || dtype === 'F8_E5M2') && !('bytes' in entry)) {
+    throw new Error(`${where}: encoding values as ${dtype} is not supported (give the raw bytes as { dtype, shape, bytes })`);
+  }
   if (!Array.isArray(shape) || !shape.every(isNonNegInt)) {
     throw new Error(`${where}: shape must be an array of non-negative integers, got ${describe(shape)}`);
   }
@@ -779,6 +973,35 @@ function encodeEntry(
   switch (dtype) {
     case 'F32':
       for (let i = 0; i < n; i++) dv.setFloat32(i * 4, num(i), true);
+      break;
+    case 'F64':
+      for (let i = 0; i < n; i++) dv.setFloat64(i * 8, num(i), true);
+      break;
+    case 'F8_E4M3':
+    case 'F8_E5M2':
+      break; // refused above
+    case 'I16':
+    case 'I8':
+    case 'U16':
+    case 'U32': {
+      const [lo, hi] = { I16: [-(2 ** 15), 2 ** 15], I8: [-128, 128], U16: [0, 2 ** 16], U32: [0, 2 ** 32] }[dtype];
+      for (let i = 0; i < n; i++) {
+        const v = num(i);
+        if (!Number.isInteger(v) || v < lo! || v >= hi!) bad(i, v, `an integer in ${lo}..${hi! - 1}`);
+        if (dtype === 'I16') dv.setInt16(i * 2, v, true);
+        else if (dtype === 'I8') dv.setInt8(i, v);
+        else if (dtype === 'U16') dv.setUint16(i * 2, v, true);
+        else dv.setUint32(i * 4, v, true);
+      }
+      break;
+    }
+    case 'U64':
+      for (let i = 0; i < n; i++) {
+        const v = (data as ArrayLike<unknown>)[i];
+        if (typeof v === 'bigint' && v >= 0n && v < 2n ** 64n) dv.setBigUint64(i * 8, v, true);
+        else if (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0) dv.setBigUint64(i * 8, BigInt(v), true);
+        else bad(i, v, 'a non-negative 64-bit integer');
+      }
       break;
     case 'F16':
     case 'BF16': {

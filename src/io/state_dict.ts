@@ -3,7 +3,7 @@ import { Module, type TorchLayout } from '../layers/module.js';
 import { describeValue } from '../utils/config.js';
 import { identityConverter, toForeignKey, toModuleKey, type WeightConverter } from './converters.js';
 import { planPositionResize, positionTargets, type PosEmbedResample, type ResizePlan } from './pos_resize.js';
-import { parseSafetensors, SafetensorsFile, serializeSafetensors, type SafetensorsEntry } from './safetensors.js';
+import { isFloatDtype, parseSafetensors, SafetensorsFile, serializeSafetensors, type SafetensorsEntry } from './safetensors.js';
 
 /**
  * PyTorch `state_dict` import and export for {@link Module}s. This is the one
@@ -181,7 +181,8 @@ function sourceTensors(source: StateDictSource): Map<string, SourceTensor> {
   const file = source instanceof SafetensorsFile ? source : parseSafetensors(source);
   for (const k of file.names()) {
     const info = file.info(k);
-    const dtype = info.dtype === 'F32' || info.dtype === 'F16' || info.dtype === 'BF16' ? 'float32' : info.dtype;
+    // Every float dtype is read as float32 (F64 rounded: see safetensors.ts).
+    const dtype = isFloatDtype(info.dtype) ? 'float32' : info.dtype;
     out.set(k, { shape: info.shape, dtype, read: () => file.float32(k) });
   }
   return out;
@@ -254,7 +255,7 @@ export function loadWeights(module: Module, source: StateDictSource, options: Lo
     const ours = weight.shape as number[];
     const want = torchShape(ours, layout);
     if (src.dtype !== 'float32') {
-      problems.push(`'${fileKey}' is ${src.dtype}, but weight '${moduleKey}' needs floats (F32, F16 or BF16)`);
+      problems.push(`'${fileKey}' is ${src.dtype}, but weight '${moduleKey}' needs floats (F64, F32, F16, BF16 or F8)`);
     } else if (shapeStr(src.shape) !== shapeStr(want)) {
       const plan = resize ? planPositionResize(targets, moduleKey, src.shape, want, resize) : null;
       if (plan && 'ok' in plan) {

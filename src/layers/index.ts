@@ -71,3 +71,4 @@ export {
 export { WeightNormLinear, type WeightNormLinearConfig } from './weight_norm_linear.js';
 export { BatchNorm1d, batchNormModules, batchNormBuffers, type BatchNorm1dConfig, type BatchNormForwardOptions } from './batch_norm.js';
 export { AttentionalPooler, type AttentionalPoolerConfig } from './attentional_pooler.js';
+export { checkpoint } from './checkpoint.js';

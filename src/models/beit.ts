@@ -251,6 +251,7 @@ export function resolveBeitBackbone(who: string, config: BeitBackboneConfig): Re
     useAbsPosEmb: config.useAbsPosEmb ?? true,
     useRelPosBias: config.useRelPosBias ?? false,
     useSharedRelPosBias: config.useSharedRelPosBias ?? false,
+    checkpointing: config.checkpointing ?? false,
     seed: config.seed ?? 0,
   };
 }
@@ -280,6 +281,7 @@ export function beitEncoderConfig(who: string, c: ResolvedBeitBackboneConfig, se
     useSharedRelPosBias: c.useSharedRelPosBias,
     dropPathRate: c.dropPathRate,
     normEps: c.normEps,
+    checkpointing: c.checkpointing,
     seed,
   };
 }

@@ -755,3 +755,18 @@ export const beit3LargePatch16: Readonly<BEiT3Config> = Object.freeze({
 export const beit3Tiny: Readonly<BEiT3Config> = Object.freeze({
   imgSize: 32, patchSize: 4, embedDim: 64, layers: 4, heads: 4, ffnDim: 256, vocabSize: 256, maxSourcePositions: 32,
 });
+
+/**
+ * The names BEiT-3 exempts from weight decay (unilm `BEiT3Wrapper.no_weight_decay`:
+ * the vision position table and the class token, under the backbone's own
+ * keys and under `BEiT3Mdm`'s `beit3.` prefix), plus the mask token; biases
+ * and LayerNorm weights are exempt by the usual rule. For
+ * `paramGroupsWeightDecay(model, { noDecay: BEIT3_NO_WEIGHT_DECAY })`. (As
+ * upstream, the text table `embed_positions.B` and `text_embed` decay.)
+ */
+export const BEIT3_NO_WEIGHT_DECAY: readonly string[] = Object.freeze([
+  'cls_token',
+  'mask_token',
+  'encoder.embed_positions.A.weight',
+  'beit3.encoder.embed_positions.A.weight',
+]);

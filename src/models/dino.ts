@@ -70,7 +70,11 @@ export interface MultiCropWrapperConfig {
   backbone: VisionTransformer;
   /** The head on the backbone's features. */
   head: DINOHead;
-  /** Seed of the wrapper (it has no weights of its own; the parts keep theirs). Default 0. */
+  /**
+   * Seed of the wrapper. It has no weights of its own; parts built without a
+   * seed are drawn from it and their key (`backbone`, `head`), as every
+   * module's parts are. Default 0.
+   */
   seed?: number;
   name?: string;
 }
@@ -94,7 +98,7 @@ export class MultiCropWrapper extends Module {
   readonly head: DINOHead;
 
   constructor(config: MultiCropWrapperConfig) {
-    super({ name: config.name, seed: config.seed ?? 0 });
+    super({ name: config.name, seed: config.seed });
     if (!(config.backbone instanceof VisionTransformer)) throw new Error('MultiCropWrapper: backbone must be a VisionTransformer');
     if (!(config.head instanceof DINOHead)) throw new Error('MultiCropWrapper: head must be a DINOHead');
     if (config.backbone.numPrefixTokens !== 1) throw new Error('MultiCropWrapper: the backbone needs a class token (classToken: true)');
@@ -278,6 +282,7 @@ export class DINO extends Module {
       qkvBias: c.qkvBias,
       normEps: c.normEps,
       dropPathRate,
+      checkpointing: c.checkpointing,
       dynamicImgSize: true,
       posEmbedResize: { mode: 'bicubic', antialias: false, scaleOffset: 0.1 },
       seed: deriveSeed(seed, 'backbone'),
@@ -458,6 +463,7 @@ export function resolveDinoConfig(config: DINOConfig = {}): ResolvedDINOConfig {
     qkvBias: config.qkvBias ?? 'qkv',
     normEps: config.normEps ?? 1e-6,
     dropPathRate: config.dropPathRate ?? 0.1,
+    checkpointing: config.checkpointing ?? false,
     outDim: config.outDim ?? 65536,
     headLayers: config.headLayers ?? 3,
     headHiddenDim: config.headHiddenDim ?? 2048,

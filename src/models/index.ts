@@ -119,6 +119,7 @@ export {
   beit3BasePatch16,
   beit3LargePatch16,
   beit3Tiny,
+  BEIT3_NO_WEIGHT_DECAY,
   type BEiT3Config,
   type BEiT3MdmConfig,
   type ResolvedBEiT3Config,

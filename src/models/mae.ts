@@ -206,6 +206,7 @@ export class MAE extends Module {
       mlpRatio: config.mlpRatio ?? 4,
       qkvBias: config.qkvBias ?? 'qkv',
       normEps: config.normEps ?? 1e-6,
+      checkpointing: config.checkpointing ?? false,
       maskRatio: config.maskRatio ?? 0.75,
       normPixLoss,
       target: config.target ?? (normPixLoss ? 'normPixels' : 'pixels'),
@@ -244,6 +245,7 @@ export class MAE extends Module {
       qkvBias: c.qkvBias,
       posEmbed: 'sincos',
       normEps: c.normEps,
+      checkpointing: c.checkpointing,
       seed: this.childSeed('encoder'),
     }), { spliceKeys: true });
     this.gridSize = this.encoder.gridSize;
@@ -258,6 +260,7 @@ export class MAE extends Module {
       mlpRatio: c.mlpRatio,
       qkvBias: c.qkvBias,
       normEps: c.normEps,
+      checkpointing: c.checkpointing,
       seed: this.childSeed('decoder'),
     }), { spliceKeys: true });
     this.maskRng = new Rng(deriveSeed(c.seed, 'mask'));

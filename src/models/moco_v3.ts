@@ -119,6 +119,7 @@ export class MoCoV3 extends Module {
       mlpRatio: config.mlpRatio ?? 4,
       qkvBias: config.qkvBias ?? 'qkv',
       normEps: config.normEps ?? 1e-6,
+      checkpointing: config.checkpointing ?? false,
       seed: config.seed ?? 0,
       dim: config.dim ?? 256,
       mlpDim: config.mlpDim ?? 4096,
@@ -147,7 +148,7 @@ export class MoCoV3 extends Module {
         vit: {
           imgSize: c.imgSize, patchSize: c.patchSize, inChans: c.inChans, embedDim: c.embedDim, depth: c.depth,
           numHeads: c.numHeads, mlpRatio: c.mlpRatio, qkvBias: c.qkvBias, normEps: c.normEps,
-          classToken: true, posEmbed: 'sincosRowFirst',
+          classToken: true, posEmbed: 'sincosRowFirst', checkpointing: c.checkpointing,
         },
         head: { ...mocoV3ProjectorConfig(c.embedDim, c.mlpDim, c.dim), numLayers: c.projectorLayers, bnEps: c.bnEps },
         seed,

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { serialization } from '@tensorflow/tfjs-core';
 import { Block, type LayerScaleNaming } from '../layers/block.js';
+import { runBlock } from '../layers/checkpoint.js';
 import { RelativePositionBias } from '../layers/rel_pos_bias.js';
 import type { QkvBias } from '../layers/attention.js';
 import { LayerNorm } from '../layers/layer_norm.js';
@@ -48,6 +49,16 @@ export interface VitBackboneConfig {
   qkvBias?: QkvBias;
   /** LayerNorm epsilon of every norm. Default 1e-6 (`partial(nn.LayerNorm, eps=1e-6)` in timm's ViT, MAE, BEiT and SimMIM). */
   normEps?: number;
+  /**
+   * Activation checkpointing of every block ({@link checkpoint}): the
+   * backward pass recomputes each block from its input instead of keeping
+   * its intermediates, so a training step holds one `[B, T, D]` tensor per
+   * block plus one block's intermediates, at the price of about a third
+   * more compute. Gradients are unchanged. Not with drop path in training.
+   * Mutable afterwards ({@link VisionTransformer.checkpointing}); MAE passes
+   * it to its decoder blocks too. Default `false`.
+   */
+  checkpointing?: boolean;
   /** Seed of every initial weight (and of the drop-path and mask generators). Default 0. */
   seed?: number;
   /** Layer name. */
@@ -219,6 +230,8 @@ export class VisionTransformer extends Module {
   readonly blocks: Block[];
   /** Final `norm`. */
   readonly norm: LayerNorm;
+  /** Whether training steps recompute each block in the backward pass (config `checkpointing`). */
+  checkpointing: boolean;
 
   constructor(config: VisionTransformerConfig = {}) {
     checkVitBackboneConfig('VisionTransformer', config, { embedDim: 768, depth: 12, numHeads: 12, qkvBias: 'qkv' });
@@ -246,6 +259,7 @@ export class VisionTransformer extends Module {
         antialias: config.posEmbedResize?.antialias ?? true,
         ...(config.posEmbedResize?.scaleOffset !== undefined ? { scaleOffset: config.posEmbedResize.scaleOffset } : {}),
       },
+      checkpointing: config.checkpointing ?? false,
       seed: config.seed ?? 0,
     };
     if (!Number.isInteger(c.depth) || c.depth < 0) {
@@ -292,6 +306,7 @@ export class VisionTransformer extends Module {
       throw new Error(`VisionTransformer: posEmbedResize.scaleOffset must be a number in [0, 1), got ${String(rs.scaleOffset)}`);
     }
     this.config = c;
+    this.checkpointing = c.checkpointing;
     this.numPrefixTokens = c.classToken ? 1 : 0;
     this.patchEmbed = this.addModule(
       'patch_embed',
@@ -464,12 +479,12 @@ export class VisionTransformer extends Module {
       const attentions: tf.Tensor[] = [];
       const shared = this.relPosBias ? this.relPosBias.forward() : undefined;
       for (const blk of this.blocks) {
-        const o = blk.forward(x, {
+        const o = runBlock(blk, x, {
           training: options.training,
           returnAttention: options.returnAttention,
           rng: options.rng,
           relPosBias: shared,
-        });
+        }, this.checkpointing);
         x = o.out;
         if (o.attn) attentions.push(o.attn);
       }

@@ -35,6 +35,18 @@ export interface AdamWConfig {
   /** Added to the denominator for numerical stability. Default 1e-8 (PyTorch's). */
   eps?: number;
   /**
+   * The smallest `eps` used when the backend stores floats in 16 bits
+   * ({@link halfPrecisionBackend}: tfjs's WebGL backend on devices without
+   * float32 render targets, or with `WEBGL_FORCE_F16_TEXTURES`).
+   * There `1e-8` is below float16's smallest subnormal (6e-8), the second
+   * moment of small gradients underflows to 0 too, and `m / (0 + 0)` turns
+   * every weight into NaN after one update; an eps of 1e-4 (a little above
+   * float16's smallest normal, 6.1e-5) keeps the step bounded by
+   * `lr * |m| / 1e-4`. Checked at every step, so the same optimiser is exact
+   * PyTorch AdamW on 32-bit backends. Default 1e-4.
+   */
+  halfPrecisionEps?: number;
+  /**
    * Decoupled weight decay of groups that do not set their own. Default 0.05
    * (MAE pretraining; PyTorch's own default is 0.01).
    */
@@ -81,6 +93,23 @@ export interface ResolvedGroup {
   weightDecay: number;
   /** Factor on the learning rate; mutable. */
   lrScale: number;
+}
+
+/**
+ * Whether the active backend stores floats in 16 bits: tfjs's WebGL backend
+ * without float32 render targets (`WEBGL_RENDER_FLOAT32_ENABLED` false) or
+ * with `WEBGL_FORCE_F16_TEXTURES`; for other backends,
+ * `floatPrecision() === 16`. (WebGL's own `floatPrecision()` is not asked:
+ * in tfjs 4.22 it answers 16 when float32 render targets are enabled, and
+ * it reads back synchronously.)
+ */
+export function halfPrecisionBackend(): boolean {
+  if (tf.getBackend() === 'webgl') {
+    const env = tf.env();
+    return env.getBool('WEBGL_FORCE_F16_TEXTURES') || !env.getBool('WEBGL_RENDER_FLOAT32_ENABLED');
+  }
+  const b = tf.backend() as { floatPrecision?: () => number };
+  return typeof b.floatPrecision === 'function' && b.floatPrecision() === 16;
 }
 
 function checkLr(fn: string, lr: number): void {
@@ -134,6 +163,7 @@ export class AdamW implements GradientOptimizer {
   private readonly beta1: number;
   private readonly beta2: number;
   private readonly eps: number;
+  private readonly halfPrecisionEps: number;
   private learningRate: number;
   private readonly byName = new Map<string, Slot>();
   private readonly byVariable = new Map<string, Slot>();
@@ -159,9 +189,14 @@ export class AdamW implements GradientOptimizer {
     if (!Number.isFinite(eps) || eps < 0) {
       throw new Error(`AdamW: eps must be a finite number >= 0, got ${eps}`);
     }
+    const halfPrecisionEps = config.halfPrecisionEps ?? 1e-4;
+    if (!Number.isFinite(halfPrecisionEps) || halfPrecisionEps < 0) {
+      throw new Error(`AdamW: halfPrecisionEps must be a finite number >= 0, got ${halfPrecisionEps}`);
+    }
     const weightDecay = config.weightDecay ?? 0.05;
     checkWd('AdamW', weightDecay);
     this.learningRate = lr;
+    this.halfPrecisionEps = halfPrecisionEps;
     this.beta1 = betas[0];
     this.beta2 = betas[1];
     this.eps = eps;
@@ -224,6 +259,14 @@ export class AdamW implements GradientOptimizer {
     for (const g of this.groups) if (g.weightDecay > 0) g.weightDecay = weightDecay;
   }
 
+  /**
+   * The eps this step uses: `eps`, raised to `halfPrecisionEps` when the
+   * active backend stores floats in 16 bits.
+   */
+  effectiveEps(): number {
+    return halfPrecisionBackend() ? Math.max(this.eps, this.halfPrecisionEps) : this.eps;
+  }
+
   /** Every variable the optimiser updates, in group order. */
   variables(): tf.Variable[] {
     return [...this.byName.values()].map((s) => s.variable);
@@ -269,6 +312,7 @@ export class AdamW implements GradientOptimizer {
     }
     const b1 = this.beta1;
     const b2 = this.beta2;
+    const eps = this.effectiveEps();
     for (const [slot, g] of work) {
       if (slot.expAvg === null || slot.expAvgSq === null) {
         slot.expAvg = tf.tidy(() => tf.variable(tf.zerosLike(slot.variable), false));
@@ -289,7 +333,7 @@ export class AdamW implements GradientOptimizer {
         // exp_avg.lerp_(grad, 1 - beta1), exp_avg_sq.mul_(beta2).addcmul_(grad, grad, 1 - beta2)
         const m1 = tf.add(m, tf.mul(tf.sub(grad, m), 1 - b1));
         const v1 = tf.add(tf.mul(v, b2), tf.mul(tf.mul(grad, grad), 1 - b2));
-        const denom = tf.add(tf.div(tf.sqrt(v1), bc2Sqrt), this.eps);
+        const denom = tf.add(tf.div(tf.sqrt(v1), bc2Sqrt), eps);
         const p1 = tf.sub(p, tf.mul(tf.div(m1, denom), stepSize));
         m.assign(m1);
         v.assign(v1);

@@ -6,6 +6,7 @@ export {
   AdamW,
   adamWStateFromTensors,
   adamWStateToTensors,
+  halfPrecisionBackend,
   type AdamWConfig,
   type AdamWParamState,
   type AdamWState,
@@ -34,6 +35,6 @@ export {
   type CosineScheduleConfig,
   type CosineSchedulerConfig,
 } from './schedules.js';
-export { clipGradNorm, globalGradNorm, type ClippedGrads } from './clip_grad.js';
+export { clipGradNorm, clipGradNormAsync, globalGradNorm, globalGradNormAsync, type ClippedGrads } from './clip_grad.js';
 export { EMA, type EMAConfig } from './ema.js';
-export { trainStep, type TrainStepOptions, type TrainStepResult } from './train_step.js';
+export { trainStep, trainStepAsync, type TrainStepOptions, type TrainStepResult } from './train_step.js';

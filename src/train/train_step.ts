@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { ensureGradients } from '../ops/gradients.js';
 import { Module } from '../layers/module.js';
 import type { GradientOptimizer } from './adamw.js';
-import { clipGradNorm, globalGradNorm } from './clip_grad.js';
+import { clipGradNorm, clipGradNormTensor, globalGradNorm, normTensor } from './clip_grad.js';
 import { namedTrainableVariables, type NamedVariables } from './param_groups.js';
 import { describeValue, optionalBool } from '../utils/config.js';
 
@@ -46,22 +46,6 @@ export type TrainStepResult = {
  * @param variables what to differentiate: a Module (its trainable weights),
  *   a name map, or a list; each must belong to `optimizer`.
  * @param optimizer e.g. {@link AdamW}.
- *
- * @example
- * ```ts
- * import * as tf from '@tensorflow/tfjs-core';
- * import { AdamW, Linear, cosineSchedule, trainStep } from 'mimkit';
- *
- * const head = new Linear({ inFeatures: 4, outFeatures: 1, seed: 0 });
- * const opt = new AdamW(head, { lr: 1e-2 });
- * const lr = cosineSchedule({ baseLr: 1e-2, warmupSteps: 5, totalSteps: 100 });
- * const x = tf.randomNormal([16, 4]);
- * const y = tf.randomNormal([16, 1]);
- * for (let step = 0; step < 100; step++) {
- *   const { loss } = trainStep(() => tf.losses.meanSquaredError(y, head.forward(x)) as tf.Scalar, head, opt, { lr: lr(step + 1), clipNorm: 1 });
- *   if (step % 10 === 0) console.log(step, loss);
- * }
- * ```
  */
 export function trainStep(
   lossFn: () => tf.Scalar,
@@ -69,33 +53,9 @@ export function trainStep(
   optimizer: GradientOptimizer,
   options: TrainStepOptions = {},
 ): TrainStepResult {
-  ensureGradients();
-  if (typeof lossFn !== 'function') throw new Error(`trainStep: lossFn must be a function returning a scalar, got ${describeValue(lossFn)}`);
-  if (options === null || typeof options !== 'object') throw new Error(`trainStep: options must be an object, got ${describeValue(options)}`);
+  const vars = checkStep('trainStep', lossFn, variables, optimizer, options);
   const { clipNorm, lr } = options;
-  const checkFinite = optionalBool('trainStep', 'checkFinite', options.checkFinite, false);
-  optionalBool('trainStep', 'returnGradNorm', options.returnGradNorm, false);
-  if (optimizer === null || typeof optimizer !== 'object' || typeof optimizer.step !== 'function' || typeof optimizer.variables !== 'function') {
-    throw new Error(`trainStep: optimizer must be a GradientOptimizer (e.g. AdamW), got ${describeValue(optimizer)}`);
-  }
-  if (clipNorm !== undefined && (!Number.isFinite(clipNorm) || clipNorm <= 0)) {
-    throw new Error(`trainStep: clipNorm must be a finite number > 0, got ${clipNorm}`);
-  }
-  if (lr !== undefined && (!Number.isFinite(lr) || lr < 0)) {
-    throw new Error(`trainStep: lr must be a finite number >= 0, got ${lr}`);
-  }
-  let vars: tf.Variable[];
-  if (Array.isArray(variables)) vars = variables;
-  else if (variables instanceof Module || variables instanceof Map) vars = [...namedTrainableVariables(variables).values()];
-  else throw new Error('trainStep: variables must be a Module, a Map<string, Variable> or a tf.Variable[]');
-  if (variables instanceof Module && variables.isDisposed) throw new Error(`trainStep: ${variables.constructor.name} '${variables.name}' was disposed`);
-  if (vars.length === 0) throw new Error('trainStep: variables must hold at least one trainable variable, got 0');
-  const known = new Set(optimizer.variables().map((v) => v.name));
-  for (const v of vars) {
-    if (!known.has(v.name)) {
-      throw new Error(`trainStep: variable '${v.name}' is not one of the optimiser's parameters`);
-    }
-  }
+  const checkFinite = options.checkFinite === true;
 
   const { value, grads } = variableGradsOrRelease(lossFn, vars);
   let clipped: tf.NamedTensorMap | null = null;
@@ -111,7 +71,14 @@ export function trainStep(
       gradNorm = globalGradNorm(grads);
     }
     const loss = value.dataSync()[0]!;
-    if (checkFinite) checkAllFinite(loss, grads);
+    if (checkFinite) {
+      const flags = finiteFlags(grads);
+      try {
+        checkAllFinite('trainStep', loss, grads, flags.dataSync());
+      } finally {
+        flags.dispose();
+      }
+    }
     optimizer.step(toApply, lr);
     return { loss, gradNorm };
   } finally {
@@ -119,6 +86,98 @@ export function trainStep(
     tf.dispose(grads);
     if (clipped !== null) tf.dispose(clipped);
   }
+}
+
+/**
+ * {@link trainStep} for WebGL and WebGPU in a browser: the same update, but
+ * the loss and the gradient norm are read back with `data()` (never
+ * `dataSync()`), after the clipping and the optimiser's update have been
+ * queued, so the main thread never blocks on the GPU and the backend works
+ * while the numbers travel back. A synchronous read on WebGPU can fail
+ * (`mapAsync ... A valid external Instance reference no longer exists`) and
+ * lose the device; on WebGL it stalls the page. Under Node (cpu, wasm) both
+ * forms give the same result; {@link trainStep} stays the simpler one there.
+ *
+ * Do not start the next step before the promise settles: the optimiser's
+ * state is shared.
+ */
+export async function trainStepAsync(
+  lossFn: () => tf.Scalar,
+  variables: NamedVariables | tf.Variable[],
+  optimizer: GradientOptimizer,
+  options: TrainStepOptions = {},
+): Promise<TrainStepResult> {
+  const vars = checkStep('trainStepAsync', lossFn, variables, optimizer, options);
+  const { clipNorm, lr } = options;
+  const { value, grads } = variableGradsOrRelease(lossFn, vars);
+  let clipped: tf.NamedTensorMap | null = null;
+  let norm: tf.Scalar | null = null;
+  try {
+    let toApply = grads;
+    if (clipNorm !== undefined) {
+      const c = clipGradNormTensor('trainStepAsync', grads, clipNorm);
+      clipped = c.grads;
+      norm = c.totalNorm;
+      toApply = c.grads;
+    } else if (options.returnGradNorm === true) {
+      norm = normTensor(Object.values(grads));
+    }
+    if (options.checkFinite === true) {
+      // The update must wait for this one read: a non-finite step is refused before it.
+      const flags = finiteFlags(grads);
+      try {
+        checkAllFinite('trainStepAsync', (await value.data())[0]!, grads, await flags.data());
+      } finally {
+        flags.dispose();
+      }
+    }
+    optimizer.step(toApply, lr);
+    const [lossData, normData] = await Promise.all([value.data(), norm === null ? null : norm.data()]);
+    return { loss: lossData[0]!, gradNorm: normData === null ? null : normData[0]! };
+  } finally {
+    value.dispose();
+    tf.dispose(grads);
+    if (clipped !== null) tf.dispose(clipped);
+    if (norm !== null) norm.dispose();
+  }
+}
+
+/** Validates a step's arguments before any tensor work; returns the variables to differentiate. */
+function checkStep(
+  fn: string,
+  lossFn: unknown,
+  variables: NamedVariables | tf.Variable[],
+  optimizer: GradientOptimizer,
+  options: TrainStepOptions,
+): tf.Variable[] {
+  ensureGradients();
+  if (typeof lossFn !== 'function') throw new Error(`${fn}: lossFn must be a function returning a scalar, got ${describeValue(lossFn)}`);
+  if (options === null || typeof options !== 'object') throw new Error(`${fn}: options must be an object, got ${describeValue(options)}`);
+  const { clipNorm, lr } = options;
+  optionalBool(fn, 'checkFinite', options.checkFinite, false);
+  optionalBool(fn, 'returnGradNorm', options.returnGradNorm, false);
+  if (optimizer === null || typeof optimizer !== 'object' || typeof optimizer.step !== 'function' || typeof optimizer.variables !== 'function') {
+    throw new Error(`${fn}: optimizer must be a GradientOptimizer (e.g. AdamW), got ${describeValue(optimizer)}`);
+  }
+  if (clipNorm !== undefined && (!Number.isFinite(clipNorm) || clipNorm <= 0)) {
+    throw new Error(`${fn}: clipNorm must be a finite number > 0, got ${clipNorm}`);
+  }
+  if (lr !== undefined && (!Number.isFinite(lr) || lr < 0)) {
+    throw new Error(`${fn}: lr must be a finite number >= 0, got ${lr}`);
+  }
+  let vars: tf.Variable[];
+  if (Array.isArray(variables)) vars = variables;
+  else if (variables instanceof Module || variables instanceof Map) vars = [...namedTrainableVariables(variables).values()];
+  else throw new Error(`${fn}: variables must be a Module, a Map<string, Variable> or a tf.Variable[]`);
+  if (variables instanceof Module && variables.isDisposed) throw new Error(`${fn}: ${variables.constructor.name} '${variables.name}' was disposed`);
+  if (vars.length === 0) throw new Error(`${fn}: variables must hold at least one trainable variable, got 0`);
+  const known = new Set(optimizer.variables().map((v) => v.name));
+  for (const v of vars) {
+    if (!known.has(v.name)) {
+      throw new Error(`${fn}: variable '${v.name}' is not one of the optimiser's parameters`);
+    }
+  }
+  return vars;
 }
 
 /**
@@ -147,22 +206,21 @@ interface EngineTapeState {
   activeTape: { saved?: tf.Tensor[] }[] | null;
 }
 
-/** Throws if the loss or any gradient holds NaN or +-Infinity (one data read). */
-function checkAllFinite(loss: number, grads: tf.NamedTensorMap): void {
+/** One 0/1 flag per gradient (in `Object.keys` order): all of its values finite. */
+function finiteFlags(grads: tf.NamedTensorMap): tf.Tensor1D {
+  return tf.tidy(() => tf.concat(Object.keys(grads).map((n) => tf.reshape(tf.all(tf.isFinite(grads[n]!)), [1]))) as tf.Tensor1D);
+}
+
+/** Throws if the loss or any gradient (by its flag from {@link finiteFlags}) is NaN or +-Infinity. */
+function checkAllFinite(fn: string, loss: number, grads: tf.NamedTensorMap, ok: ArrayLike<number>): void {
   if (!Number.isFinite(loss)) {
-    throw new Error(`trainStep: the loss is ${loss} (checkFinite); no update was made, weights and optimiser state are unchanged`);
+    throw new Error(`${fn}: the loss is ${loss} (checkFinite); no update was made, weights and optimiser state are unchanged`);
   }
   const names = Object.keys(grads);
-  const flags = tf.tidy(() => {
-    const perGrad = names.map((n) => tf.reshape(tf.all(tf.isFinite(grads[n]!)), [1]));
-    return tf.concat(perGrad);
-  });
-  const ok = flags.dataSync();
-  flags.dispose();
   const bad = names.filter((_, i) => !ok[i]);
   if (bad.length > 0) {
     throw new Error(
-      `trainStep: non-finite gradient for ${bad.length} variable(s), first '${bad[0]}' (checkFinite; loss ${loss}); ` +
+      `${fn}: non-finite gradient for ${bad.length} variable(s), first '${bad[0]}' (checkFinite; loss ${loss}); ` +
         'no update was made, weights and optimiser state are unchanged',
     );
   }

@@ -191,6 +191,12 @@ describe('examples/bench.ts', () => {
     };
     const ours = json.results.filter((m) => m.backend === backend);
     expect(ours.map((m) => m.maskRatio)).toEqual([0.75, 0]);
+    for (const m of ours as unknown as { kernelsPerStep: number; gflops: number; peakTensorBytes: number }[]) {
+      expect(m.kernelsPerStep).toBeGreaterThan(0);
+      expect(m.gflops).toBeGreaterThan(0);
+      expect(m.peakTensorBytes).toBeGreaterThan(0);
+    }
+    expect(r.stdout).toMatch(/^backend \| mask \| GFLOP\/step \| GFLOP\/s \| peak tensors \| wasm heap \| torch RSS \| kernels\/step$/m);
     for (const m of json.results) {
       expect(m.stepMs).toHaveLength(1);
       expect(m.imagesPerSecond).toBeGreaterThan(0);

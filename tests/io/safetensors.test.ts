@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
+  DTYPE_SIZES,
   bf16BitsToNumber,
   f16BitsToNumber,
   numberToBf16Bits,
@@ -111,8 +112,8 @@ describe('safetensors reader: every dtype from hand-made bytes', () => {
     );
     expect(() => f.int32('m')).toThrow(/tensor 'm': BOOL byte 2 at element 1 is not 0 or 1/);
     expect(() => f.toTensor('m')).toThrow(/BOOL byte 2/);
-    expect(() => f.float32('m')).toThrow(/tensor 'm': float32\(\) needs F32, F16 or BF16, but it is BOOL/);
-    expect(() => f.int32('w')).toThrow(/tensor 'w': int32\(\) needs I64, I32, BOOL or U8, but it is F32/);
+    expect(() => f.float32('m')).toThrow(/tensor 'm': float32\(\) needs a float dtype \(F64, F32, F16, BF16, F8_E4M3, F8_E5M2\), but it is BOOL/);
+    expect(() => f.int32('w')).toThrow(/tensor 'w': int32\(\) needs an integer or BOOL dtype \(I64, I32, I16, I8, U64, U32, U16, U8, BOOL\), but it is F32/);
     expect(() => f.float32('nope')).toThrow(/no tensor named 'nope' \(the file has 2: m, w\)/);
     expect(() => f.info('nope')).toThrow(/no tensor named 'nope'/);
   });
@@ -148,8 +149,10 @@ describe('safetensors reader: each violation has its own error', () => {
     ['missing shape', entry('{"dtype":"F32","data_offsets":[0,8]}'), /^safetensors: tensor 't': entry has no 'shape'$/],
     ['missing data_offsets', entry('{"dtype":"F32","shape":[2]}'), /^safetensors: tensor 't': entry has no 'data_offsets'$/],
     ['dtype not a string', entry('{"dtype":4,"shape":[2],"data_offsets":[0,8]}'), /^safetensors: tensor 't': dtype must be a string, got number 4$/],
-    ['unknown dtype', entry('{"dtype":"F64","shape":[1],"data_offsets":[0,8]}'),
-      /^safetensors: tensor 't': unknown dtype 'F64' \(supported: F32, F16, BF16, I64, I32, BOOL, U8\)$/],
+    ['unknown dtype', entry('{"dtype":"F128","shape":[1],"data_offsets":[0,8]}'),
+      /^safetensors: tensor 't': unknown dtype 'F128' \(supported: F64, F32, F16, BF16, F8_E4M3, F8_E5M2, I64, I32, I16, I8, U64, U32, U16, U8, BOOL\)$/],
+    ['sub-byte dtype', entry('{"dtype":"F4","shape":[2],"data_offsets":[0,1]}'),
+      /^safetensors: tensor 't': dtype 'F4' \(a 4-bit float \(MXFP4 element, two per byte\)\) is not supported by this reader/],
     ['shape not an array', entry('{"dtype":"F32","shape":2,"data_offsets":[0,8]}'), /^safetensors: tensor 't': shape must be an array of integers, got number 2$/],
     ['negative shape entry', entry('{"dtype":"F32","shape":[2,-1],"data_offsets":[0,8]}'),
       /^safetensors: tensor 't': shape\[1\] = number -1 is not a non-negative integer$/],
@@ -329,8 +332,7 @@ describe('safetensors writer', () => {
     expect(Array.from(f.decode('u8') as Uint8Array)).toEqual([0, 255]);
     expect(Array.from(f.float32('raw'))).toEqual([1]);
     // Every tensor starts at a multiple of its element size.
-    const sizes = { F32: 4, F16: 2, BF16: 2, I64: 8, I32: 4, BOOL: 1, U8: 1 };
-    for (const name of f.names()) expect(f.info(name).dataOffsets[0] % sizes[f.info(name).dtype]).toBe(0);
+    for (const name of f.names()) expect(f.info(name).dataOffsets[0] % DTYPE_SIZES[f.info(name).dtype]).toBe(0);
   });
 
   it('writes tf tensors (float32 -> F32 or floatDtype, int32 -> I64 or I32, bool -> BOOL)', () => {
@@ -361,7 +363,10 @@ describe('safetensors writer', () => {
     expect(() => s({ t: { dtype: 'I64', shape: [1], data: [0.5] } })).toThrow(/value number 0.5 at element 0 is not an integer/);
     expect(() => s({ t: { dtype: 'BOOL', shape: [1], data: [2] } })).toThrow(/value number 2 at element 0 is not a boolean or 0\/1/);
     expect(() => s({ t: { dtype: 'U8', shape: [1], data: [256] } })).toThrow(/not an integer in 0..255/);
-    expect(() => s({ t: { dtype: 'F64', shape: [1], data: [1] } })).toThrow(/tensor 't': unknown dtype string "F64"/);
+    expect(() => s({ t: { dtype: 'F128' as 'F64', shape: [1], data: [1] } })).toThrow(/tensor 't': unknown dtype string "F128"/);
+    expect(() => s({ t: { dtype: 'F8_E4M3', shape: [1], data: [1] } })).toThrow(/encoding values as F8_E4M3 is not supported/);
+    expect(() => s({ t: { dtype: 'I8', shape: [1], data: [128] } })).toThrow(/value number 128 at element 0 is not an integer in -128..127 \(dtype I8\)/);
+    expect(() => s({ t: { dtype: 'U64', shape: [1], data: [-1] } })).toThrow(/is not a non-negative 64-bit integer/);
     expect(() => s({ t: { dtype: 'F32', shape: [-1], data: [] } })).toThrow(/tensor 't': shape must be an array of non-negative integers/);
     expect(() => s({ t: { dtype: 'F32', shape: [2], bytes: new Uint8Array(4) } })).toThrow(/bytes must be a Uint8Array of 8 bytes/);
     expect(() => s({ __metadata__: { dtype: 'F32', shape: [], data: [1] } })).toThrow(/'__metadata__' is reserved/);

@@ -176,7 +176,7 @@ describe('loadWeights', () => {
     sd['norm.bias'] = { dtype: 'I64', shape: [3], data: [1, 2, 3] };
     const net = new TinyNet();
     expect(() => loadWeights(net, serializeSafetensors(sd))).toThrow(
-      /'norm.bias' is I64, but weight 'norm.bias' needs floats \(F32, F16 or BF16\)/,
+      /'norm.bias' is I64, but weight 'norm.bias' needs floats \(F64, F32, F16, BF16 or F8\)/,
     );
     sd['norm.bias'] = { dtype: 'BF16', shape: [3], data: [1, 2, 3] };
     loadWeights(net, serializeSafetensors(sd));

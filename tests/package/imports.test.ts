@@ -234,6 +234,30 @@ describe.runIf(tf.getBackend() === 'cpu')('the built package, loaded as a user w
     reports.set('bundle', r);
   });
 
+  it('tree shaking: a bundle importing only Rng carries neither the rest of the library nor tfjs-layers', async () => {
+    writeFileSync(join(work, 'rng.mjs'), "import { Rng } from 'mimkit';\nconsole.log(new Rng(3).uniform());\n");
+    const built = await esbuild.build({
+      entryPoints: [join(work, 'rng.mjs')],
+      absWorkingDir: work,
+      bundle: true,
+      minify: true,
+      platform: 'browser',
+      format: 'esm',
+      write: false,
+      metafile: true,
+      logLevel: 'silent',
+    });
+    // What made it into the output (metafile.inputs also lists what was parsed and then dropped).
+    const out = Object.values(built.metafile.outputs)[0]!;
+    const inputs = Object.entries(out.inputs).filter(([, v]) => v.bytesInOutput > 0).map(([k]) => k);
+    // Only the random-number module and the tiny helper chunk of the library; no tfjs at all.
+    expect(inputs.filter((p) => p.includes('@tensorflow')), 'tfjs modules in the bundle').toEqual([]);
+    const lib = inputs.filter((p) => /(^|\/)dist\//.test(p) && !/dist\/(index|utils\/index|chunk-[^/]*)\.js$/.test(p));
+    expect(lib.map((p) => p.replace(/^.*dist\//, ''))).toEqual(['utils/random.js']);
+    const bytes = built.outputFiles[0]!.contents.length;
+    expect(bytes, `bundle of { Rng } is ${bytes} bytes`).toBeLessThan(8 * 1024);
+  });
+
   it('every way of loading computes the same loss and gradients', () => {
     const all = [...reports.entries()];
     expect(all.map(([k]) => k).sort()).toEqual(['bundle', 'cjs', 'esm', 'tsx']);

@@ -1,0 +1,84 @@
+import * as tf from '@tensorflow/tfjs-core';
+import type { Block, BlockForwardOptions, BlockOutput } from './block.js';
+import type { Module } from './module.js';
+
+/**
+ * Activation checkpointing (Chen et al., "Training Deep Nets with Sublinear
+ * Memory Cost", 2016; PyTorch's `torch.utils.checkpoint`): `fn(x, ...extra)`
+ * is computed without recording its intermediates for the backward pass;
+ * the backward pass runs `fn` again on the saved inputs and differentiates
+ * that recomputation. Only the inputs of each checkpointed part stay alive
+ * between forward and backward, at the price of a second forward of the part
+ * (about a third more work per training step).
+ *
+ * Gradients flow to `x`, to every `extra` tensor and to the trainable
+ * variables of `module` (which `fn` must read itself, as a Module's forward
+ * does); they equal the non-checkpointed ones. `fn` must be deterministic:
+ * a random part (drop path, dropout) would draw differently when recomputed.
+ *
+ * @param module the part whose trainable variables `fn` reads.
+ * @param fn the part's forward, returning one tensor.
+ * @param x the part's input.
+ * @param extra further tensor inputs that need gradients (a shared relative
+ *   position bias).
+ */
+export function checkpoint(
+  module: Module,
+  fn: (x: tf.Tensor, ...extra: tf.Tensor[]) => tf.Tensor,
+  x: tf.Tensor,
+  ...extra: tf.Tensor[]
+): tf.Tensor {
+  const vars = module.trainableVariables();
+  const nIn = 1 + extra.length;
+  const f = tf.customGrad(((...args: unknown[]) => {
+    const save = args[args.length - 1] as tf.GradSaveFunc;
+    const inputs = args.slice(0, nIn) as tf.Tensor[];
+    save(inputs);
+    return {
+      value: fn(inputs[0]!, ...inputs.slice(1)),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const xs = [...saved, ...vars];
+        // A gradient computed inside a backward pass: tfjs's engine starts a
+        // fresh tape for it and clears the tape when done, which is the
+        // outer pass's tape (still to be cleaned up by the outer pass).
+        const state = tf.engine().state as unknown as { activeTape: unknown };
+        const outerTape = state.activeTape;
+        try {
+          const { value, grads } = tf.engine().gradients(() => fn(saved[0]!, ...saved.slice(1)), xs, dy, true);
+          value.dispose();
+          return grads.map((g, i) => g ?? tf.zerosLike(xs[i]!));
+        } finally {
+          state.activeTape = outerTape;
+        }
+      },
+    };
+  }) as unknown as Parameters<typeof tf.customGrad>[0]);
+  return (f as unknown as (...t: tf.Tensor[]) => tf.Tensor)(x, ...extra, ...vars);
+}
+
+/**
+ * One transformer block's forward as a stack runs it, checkpointed
+ * ({@link checkpoint}) when `checkpointing` is set and the call allows it:
+ * not when attention maps are asked for (they are forward-only), and not in
+ * training mode with drop path (a recomputation would draw another path),
+ * which throws instead of silently giving other gradients.
+ */
+export function runBlock(
+  blk: Block,
+  x: tf.Tensor,
+  options: BlockForwardOptions,
+  checkpointing: boolean,
+): BlockOutput {
+  if (!checkpointing || options.returnAttention) return blk.forward(x, options);
+  if (options.training && blk.config.dropPath > 0) {
+    throw new Error(
+      `checkpointing: block '${blk.name}' has drop path ${blk.config.dropPath} in training mode; a recomputed block would ` +
+        'draw another path. Turn checkpointing off or set the drop path rate to 0',
+    );
+  }
+  const bias = options.relPosBias;
+  const fwd = (t: tf.Tensor, ...b: tf.Tensor[]): tf.Tensor =>
+    blk.forward(t, { training: options.training, relPosBias: b[0] }).out;
+  const out = bias ? checkpoint(blk, fwd, x, bias) : checkpoint(blk, fwd, x);
+  return { out: out as tf.Tensor3D };
+}

@@ -1,0 +1,88 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { describe, expect, it } from 'vitest';
+import { MAE, SimMIM, VisionTransformer, trainStep, AdamW } from '../../src/index.js';
+
+/** Gradients of `loss` over `vars` as arrays by variable name. */
+function gradsOf(loss: () => tf.Scalar, vars: tf.Variable[]): { value: number; grads: Map<string, Float32Array> } {
+  const { value, grads } = tf.variableGrads(loss, vars);
+  const out = new Map<string, Float32Array>();
+  for (const v of vars) out.set(v.name, grads[v.name]!.dataSync() as Float32Array);
+  const l = value.dataSync()[0]!;
+  value.dispose();
+  tf.dispose(Object.values(grads));
+  return { value: l, grads: out };
+}
+
+function expectClose(a: Map<string, Float32Array>, b: Map<string, Float32Array>): void {
+  expect([...a.keys()]).toEqual([...b.keys()]);
+  for (const [k, x] of a) {
+    const y = b.get(k)!;
+    let scale = 1e-6;
+    for (let i = 0; i < x.length; i++) scale = Math.max(scale, Math.abs(x[i]!));
+    for (let i = 0; i < x.length; i++) {
+      if (Math.abs(x[i]! - y[i]!) > 1e-5 * scale) throw new Error(`${k}[${i}]: ${x[i]} vs ${y[i]} (scale ${scale})`);
+    }
+  }
+}
+
+describe('activation checkpointing', () => {
+  it('MAE (encoder and decoder blocks): same loss and gradients, tensor count flat', () => {
+    const cfg = {
+      imgSize: 8, patchSize: 2, embedDim: 16, depth: 2, numHeads: 2,
+      decoderEmbedDim: 8, decoderDepth: 2, decoderNumHeads: 2, mlpRatio: 2, seed: 3,
+    };
+    const plain = new MAE(cfg);
+    const ckpt = new MAE({ ...cfg, checkpointing: true });
+    expect(ckpt.encoder.checkpointing).toBe(true);
+    expect(ckpt.decoder.checkpointing).toBe(true);
+    const x = tf.randomUniform([2, 8, 8, 3], 0, 1, 'float32', 4);
+    const before = tf.memory().numTensors;
+    const a = gradsOf(() => plain.forward(x, { seed: 9 }).loss, plain.trainableVariables());
+    const b = gradsOf(() => ckpt.forward(x, { seed: 9 }).loss, ckpt.trainableVariables());
+    expect(tf.memory().numTensors).toBe(before);
+    expect(b.value).toBeCloseTo(a.value, 6);
+    // The two models have the same weights under different variable names: compare by position.
+    const rename = (m: Map<string, Float32Array>): Map<string, Float32Array> =>
+      new Map([...m.values()].map((v, i) => [String(i), v]));
+    expectClose(rename(a.grads), rename(b.grads));
+    // A training step with checkpointing keeps the count flat.
+    const opt = new AdamW(ckpt);
+    trainStep(() => ckpt.forward(x, { seed: 1 }).loss, ckpt, opt);
+    const n = tf.memory().numTensors;
+    trainStep(() => ckpt.forward(x, { seed: 1 }).loss, ckpt, opt);
+    expect(tf.memory().numTensors).toBe(n);
+    opt.dispose();
+    x.dispose();
+    plain.dispose();
+    ckpt.dispose();
+  });
+
+  it('a ViT with a shared relative position bias: gradients reach the shared table', () => {
+    const cfg = { imgSize: 8, patchSize: 4, embedDim: 8, depth: 2, numHeads: 2, useSharedRelPosBias: true, seed: 2 };
+    const plain = new VisionTransformer(cfg);
+    const ckpt = new VisionTransformer({ ...cfg, checkpointing: true });
+    const x = tf.randomNormal([2, 8, 8, 3], 0, 1, 'float32', 5);
+    const loss = (m: VisionTransformer) => (): tf.Scalar => tf.sum(tf.square(m.forward(x))) as tf.Scalar;
+    const a = gradsOf(loss(plain), plain.trainableVariables());
+    const b = gradsOf(loss(ckpt), ckpt.trainableVariables());
+    const rename = (m: Map<string, Float32Array>): Map<string, Float32Array> =>
+      new Map([...m.values()].map((v, i) => [String(i), v]));
+    expectClose(rename(a.grads), rename(b.grads));
+    x.dispose();
+    plain.dispose();
+    ckpt.dispose();
+  });
+
+  it('refuses drop path in training mode (a recomputation would draw another path), leaking nothing', () => {
+    const m = new SimMIM({ imgSize: 8, patchSize: 4, embedDim: 8, depth: 2, numHeads: 2, checkpointing: true, dropPathRate: 0.1 });
+    const x = tf.randomUniform([1, 8, 8, 3]);
+    const before = tf.memory().numTensors;
+    expect(() => m.encoder.forward(x, { training: true })).toThrow(/checkpointing: block .* drop path/);
+    expect(tf.memory().numTensors).toBe(before);
+    // Inference with drop path configured is fine.
+    tf.dispose(m.encoder.forward(x));
+    expect(tf.memory().numTensors).toBe(before);
+    x.dispose();
+    m.dispose();
+  });
+});
