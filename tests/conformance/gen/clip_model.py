@@ -30,6 +30,7 @@ explicit branch is the same maths).
 
     git -C OPEN_CLIP checkout 89fb801f1e6087880e951fc8354b8a2077b79c6d
     /usr/bin/python3 tests/conformance/gen/clip_model.py OPEN_CLIP/src tests/conformance/cases
+    /usr/bin/python3 tests/conformance/gen/clip_model.py tests/conformance/cases   # checkout from _common.upstream('open_clip')
     npx tsx tests/conformance/run.ts tests/conformance/cases [--backend wasm]
 
 `--check SHARED_DIR` first recomputes the shared `clip_model` case from its
@@ -263,6 +264,10 @@ def main():
     shared = None
     if len(args) >= 2 and args[0] == '--check':
         shared, args = args[1], args[2:]
+    if len(args) == 1:  # as generate.sh calls it: the pinned checkout from upstream.sh
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+        import _common  # noqa: E402
+        args = [os.path.join(_common.upstream('open_clip'), 'src'), args[0]]
     if len(args) != 2:
         raise SystemExit(__doc__)
     src, out = args
