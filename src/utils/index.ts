@@ -14,6 +14,8 @@ export {
   optionalString,
   optionalSeed,
   checkTensorArg,
+  requireTensor,
+  requireObject,
   checkSize2d,
   checkTransformerStack,
   checkParamBudget,
