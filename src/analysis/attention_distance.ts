@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { describeValue, requireInt, requireNumber } from '../utils/config.js';
 
 /** Options of {@link meanAttentionDistance}. */
 export interface AttentionDistanceOptions {
@@ -38,6 +39,9 @@ function resolve(fn: string, attn: tf.Tensor, o: AttentionDistanceOptions): { ro
  * (patch `n` at row `n // cols`, column `n % cols`), computed in float64.
  */
 export function patchDistanceMatrix(rows: number, cols: number, patchSize: number): tf.Tensor2D {
+  requireInt('patchDistanceMatrix', 'rows', rows, { min: 1, max: 4096 });
+  requireInt('patchDistanceMatrix', 'cols', cols, { min: 1, max: 4096 });
+  requireNumber('patchDistanceMatrix', 'patchSize', patchSize, { min: 0, minExclusive: true });
   const n = rows * cols;
   const d = new Float32Array(n * n);
   for (let a = 0; a < n; a++) {
@@ -90,6 +94,7 @@ export function meanAttentionDistancePerHead(attn: tf.Tensor, options: Attention
  * per-layer `[B, heads, T, T]` -> `[layers, heads]`.
  */
 export function attentionDistanceByLayer(attentions: tf.Tensor[], options: AttentionDistanceOptions): tf.Tensor2D {
+  if (!Array.isArray(attentions)) throw new Error(`attentionDistanceByLayer: attentions must be an array of [B, heads, T, T] tensors, got ${describeValue(attentions)}`);
   if (attentions.length === 0) throw new Error('attentionDistanceByLayer: attentions must hold at least one layer, got 0');
   attentions.forEach((a, i) => {
     try {

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { describeValue, requireTensor } from '../utils/config.js';
 
 /**
  * Anything with a ViT-style `forwardFeatures` that can return per-layer
@@ -21,6 +22,10 @@ export interface AttentionSource {
  * @returns one `[B, heads, T, T]` tensor per block (the caller disposes them).
  */
 export function attentionMaps(model: AttentionSource, imgs: tf.Tensor): tf.Tensor4D[] {
+  if (model === null || typeof model !== 'object' || typeof (model as { forwardFeatures?: unknown }).forwardFeatures !== 'function') {
+    throw new Error(`attentionMaps: model must have forwardFeatures (a VisionTransformer), got ${describeValue(model)}`);
+  }
+  requireTensor('attentionMaps', 'imgs', imgs);
   const r = model.forwardFeatures(imgs, { returnAttention: true });
   r.tokens.dispose();
   if (!r.attentions) throw new Error('attentionMaps: the model returned no attentions for returnAttention: true');

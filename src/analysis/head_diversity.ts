@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { matMul } from '../ops/matmul.js';
+import { requireTensor } from '../utils/config.js';
 
 /** Options of {@link attentionHeadDiversity}. */
 export interface HeadDiversityOptions {
@@ -23,6 +24,7 @@ export interface HeadDiversityOptions {
  * @returns `[B]`, in nats.
  */
 export function attentionHeadDiversity(attn: tf.Tensor, options: HeadDiversityOptions = {}): tf.Tensor1D {
+  requireTensor('attentionHeadDiversity', 'attn', attn);
   if (attn.rank !== 4 || attn.shape[2] !== attn.shape[3]) {
     throw new Error(`attentionHeadDiversity: attn must be [B, heads, T, T], got shape [${attn.shape}]`);
   }

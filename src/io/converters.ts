@@ -7,6 +7,8 @@
  */
 import { TIMM_RESAMPLE, type ConverterResample } from './pos_resize.js';
 
+import { describeValue } from '../utils/config.js';
+
 /**
  * One rename step `[pattern, replacement]`. A string pattern replaces every
  * occurrence of that literal substring (Python's `str.replace`); a RegExp is
@@ -163,6 +165,8 @@ export function composeConverters(name: string, doc: string, ...parts: WeightCon
 
 /** Applies rename rules in order. */
 export function applyRenames(key: string, rules: readonly RenameRule[]): string {
+  if (typeof key !== 'string') throw new Error(`applyRenames: key must be a string, got ${describeValue(key)}`);
+  if (!Array.isArray(rules)) throw new Error(`applyRenames: rules must be an array of [pattern, replacement], got ${describeValue(rules)}`);
   let k = key;
   for (const [pattern, replacement] of rules) {
     k = typeof pattern === 'string' ? k.split(pattern).join(replacement) : k.replace(pattern, replacement);
@@ -172,17 +176,21 @@ export function applyRenames(key: string, rules: readonly RenameRule[]): string 
 
 /** Whether a key matches a skip pattern (see {@link KeyPattern}). */
 export function matchesKeyPattern(key: string, pattern: KeyPattern): boolean {
+  if (typeof key !== 'string') throw new Error(`matchesKeyPattern: key must be a string, got ${describeValue(key)}`);
+  if (typeof pattern !== 'string' && !(pattern instanceof RegExp)) throw new Error(`matchesKeyPattern: pattern must be a string or RegExp, got ${describeValue(pattern)}`);
   return typeof pattern === 'string' ? key.startsWith(pattern) : key.search(pattern) !== -1;
 }
 
 /** The module key for a foreign key, or `null` when the converter skips it. */
 export function toModuleKey(converter: WeightConverter, foreignKey: string): string | null {
+  checkConverter('toModuleKey', converter);
   if (converter.skip.some((p) => matchesKeyPattern(foreignKey, p))) return null;
   return applyRenames(foreignKey, converter.renames);
 }
 
 /** The foreign key for a module key; throws for an import-only converter. */
 export function toForeignKey(converter: WeightConverter, moduleKey: string): string {
+  checkConverter('toForeignKey', converter);
   if (converter.inverse === null) {
     throw new Error(`converter '${converter.name}' is import-only (no inverse renames); it cannot export '${moduleKey}'`);
   }
@@ -214,3 +222,10 @@ export const timmVit: WeightConverter = defineConverter({
     'timm VisionTransformer state_dict (patch_embed.proj, cls_token, pos_embed, blocks.N.{norm1,attn.qkv,' +
     'attn.proj,ls1.gamma,norm2,mlp.fc1,mlp.fc2,ls2.gamma}, norm): identical names, layouts converted at import.',
 });
+
+function checkConverter(fn: string, converter: unknown): void {
+  const c = converter as Partial<WeightConverter> | null;
+  if (c === null || typeof c !== 'object' || !Array.isArray(c.renames) || !Array.isArray(c.skip)) {
+    throw new Error(`${fn}: converter must be a WeightConverter (see defineConverter), got ${describeValue(converter)}`);
+  }
+}

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { requireObject } from '../utils/config.js';
 
 /**
  * Visualisation helpers for masked image modeling: lay images out in a grid
@@ -156,6 +157,7 @@ export function imageGrid(rows: tf.Tensor[], options: ImageGridOptions = {}): Gr
  * `{width, height, data: Uint8ClampedArray}` with the same fields.
  */
 export function toImageData(grid: GridImage): ImageData | RgbaImage {
+  requireObject('toImageData', 'grid', grid);
   const { width, height, channels, data } = grid;
   if (channels !== 1 && channels !== 3 && channels !== 4) {
     fail('toImageData', `grid.channels must be 1, 3 or 4, got ${channels}`);

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { Module, type TorchLayout } from '../layers/module.js';
+import { Module, checkModuleArg, type TorchLayout } from '../layers/module.js';
 import { describeValue } from '../utils/config.js';
 import { identityConverter, toForeignKey, toModuleKey, type WeightConverter } from './converters.js';
 import { planPositionResize, positionTargets, type PosEmbedResample, type ResizePlan } from './pos_resize.js';
@@ -383,6 +383,7 @@ function exportArrays(module: Module, options: ExportWeightsOptions): Map<string
  * disposes them.
  */
 export function exportWeights(module: Module, options: ExportWeightsOptions = {}): Map<string, tf.Tensor> {
+  checkModuleArg('exportWeights', 'module', module);
   const arrays = exportArrays(module, options);
   const out = new Map<string, tf.Tensor>();
   for (const [k, { shape, data }] of arrays) out.set(k, tf.tensor(data, shape, 'float32'));
@@ -403,6 +404,7 @@ export interface SaveWeightsOptions extends ExportWeightsOptions {
  * and layouts).
  */
 export function saveWeights(module: Module, options: SaveWeightsOptions = {}): Uint8Array {
+  checkModuleArg('saveWeights', 'module', module);
   const dtype = options.dtype ?? 'F32';
   if (dtype !== 'F32' && dtype !== 'F16' && dtype !== 'BF16') {
     throw new Error(`saveWeights: dtype must be F32, F16 or BF16, got '${String(dtype)}'`);

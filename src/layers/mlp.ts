@@ -3,7 +3,7 @@ import { ensureGradients } from '../ops/gradients.js';
 import { serialization } from '@tensorflow/tfjs-core';
 import { Linear } from './linear.js';
 import { Module } from './module.js';
-import { CONFIG_LIMITS, checkTensorArg, optionalBool, optionalNumber, requireConfig, requireInt } from '../utils/config.js';
+import { CONFIG_LIMITS, checkTensorArg, optionalBool, optionalNumber, requireConfig, requireInt, requireTensor } from '../utils/config.js';
 
 /**
  * The exact Gaussian error linear unit (Hendrycks & Gimpel, 2016):
@@ -11,6 +11,7 @@ import { CONFIG_LIMITS, checkTensorArg, optionalBool, optionalNumber, requireCon
  * default, never the tanh approximation (the references use the exact form).
  */
 export function gelu(x: tf.Tensor): tf.Tensor {
+  requireTensor('gelu', 'x', x);
   ensureGradients();
   return geluWithGrad(x);
 }

@@ -336,3 +336,13 @@ export abstract class Module extends layers.Layer {
     for (const m of this.subModules.values()) m.markDisposed();
   }
 }
+
+/**
+ * Throws unless `m` is a live {@link Module}: for functions that take one
+ * (`exportWeights`, `saveWeights`, ...), so `null` or a disposed model is
+ * named instead of failing inside.
+ */
+export function checkModuleArg(where: string, name: string, m: unknown): asserts m is Module {
+  if (!(m instanceof Module)) throw new Error(`${where}: ${name} must be a Module, got ${describeValue(m)}`);
+  if (m.isDisposed) throw new Error(`${where}: ${m.constructor.name} '${m.name}' was disposed`);
+}

@@ -10,6 +10,7 @@ import { CONFIG_LIMITS, checkSize2d, requireConfig, requireInt } from '../utils/
  * for the class token (class-to-patch, patch-to-class, class-to-class).
  */
 export function numRelativeDistance(windowSize: readonly [number, number]): number {
+  checkSize2d('numRelativeDistance', 'windowSize', windowSize, 1024);
   return (2 * windowSize[0] - 1) * (2 * windowSize[1] - 1) + 3;
 }
 

@@ -14,6 +14,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { Rng } from '../utils/random.js';
+import { requireObject } from '../utils/config.js';
 
 /**
  * Where a masker's randomness comes from: a seed (a fresh {@link utils.Rng | Rng} per
@@ -139,6 +140,7 @@ export type MaskIndexTensors = {
 
 /** Wraps {@link MaskIndexArrays} in new int32 tensors. */
 export function indexArraysToTensors(a: MaskIndexArrays): MaskIndexTensors {
+  requireObject('indexArraysToTensors', 'arrays', a);
   return {
     lenKeep: a.lenKeep,
     idsKeep: tf.tensor2d(a.idsKeep, [a.batchSize, a.lenKeep], 'int32'),

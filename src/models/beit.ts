@@ -4,14 +4,14 @@ import { TokenHead } from '../decoders/token_head.js';
 import { initTensor, type Init } from '../layers/init.js';
 import { LayerNorm } from '../layers/layer_norm.js';
 import { Linear } from '../layers/linear.js';
-import { Module, type Weight } from '../layers/module.js';
+import { Module, checkModuleArg, type Weight } from '../layers/module.js';
 import { toPair } from '../layers/patch_embed.js';
 import { maskedCrossEntropy } from '../losses/masked_cross_entropy.js';
 import type { VisualTokenizer } from '../tokenizers/types.js';
 import { deriveSeed } from '../utils/random.js';
 import { VisionTransformer, type VisionTransformerConfig, type VitBackboneConfig, type VitForwardOptions } from './vit.js';
 import { checkVitBackboneConfig } from './vit_config_checks.js';
-import { CONFIG_LIMITS, checkConfigObject, checkTensorArg, optionalInt } from '../utils/config.js';
+import { CONFIG_LIMITS, checkConfigObject, checkTensorArg, optionalInt, requireTensor } from '../utils/config.js';
 
 /**
  * The BEiT-form encoder pass with a mask token (BEiT `forward_features`,
@@ -35,6 +35,8 @@ export function forwardWithMaskToken(
   w: tf.Tensor,
   options: VitForwardOptions = {},
 ): tf.Tensor3D {
+  checkModuleArg('forwardWithMaskToken', 'encoder', encoder);
+  requireTensor('forwardWithMaskToken', 'maskToken', maskToken);
   return tf.tidy(() => {
     const t = encoder.patchTokens(imgs);
     const [b, L, D] = t.shape;
@@ -74,6 +76,7 @@ export function beitInitWeights(
   seed: number,
   initPatchEmbed: boolean,
 ): void {
+  checkModuleArg('beitInitWeights', 'model', model);
   const set = (key: string, w: Weight | null, init: Init): void => {
     if (w === null) return;
     const t = initTensor(init, w.shape as number[], deriveSeed(seed, `init/${key}`));
@@ -338,7 +341,7 @@ export class BEiT extends Module {
 
   constructor(config: BEiTConfig = {}) {
     checkConfigObject('BEiT', config);
-    optionalInt('BEiT', 'vocabSize', config.vocabSize, 8192, { min: 1, max: CONFIG_LIMITS.maxDim });
+    optionalInt('BEiT', 'vocabSize', config.vocabSize, 8192, { min: 2, max: CONFIG_LIMITS.maxDim * 16 });
     resolveBeitBackbone('BEiT', config);
     super({ name: config.name, seed: config.seed });
     const c: ResolvedBEiTConfig = { ...resolveBeitBackbone('BEiT', config), vocabSize: config.vocabSize ?? 8192 };

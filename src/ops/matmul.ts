@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { requireTensor } from '../utils/config.js';
 
 /**
  * Every matrix product of the library goes through this file, so that the
@@ -75,6 +76,8 @@ function variant(ta: boolean, tb: boolean): MatMulFn {
  * operands on every backend.
  */
 export function matMul(a: tf.Tensor, b: tf.Tensor, transposeA = false, transposeB = false): tf.Tensor {
+  requireTensor('matMul', 'a', a);
+  requireTensor('matMul', 'b', b);
   if (a.rank < 2 || a.rank !== b.rank) {
     throw new Error(
       `matMul: operands must have equal rank >= 2, got a.shape=[${a.shape}] and b.shape=[${b.shape}]`,
@@ -89,6 +92,9 @@ export function matMul(a: tf.Tensor, b: tf.Tensor, transposeA = false, transpose
  * import), `bias` is `[out]`. Computed as one rank-2 product.
  */
 export function linear(x: tf.Tensor, weight: tf.Tensor, bias?: tf.Tensor | null): tf.Tensor {
+  requireTensor('linear', 'x', x);
+  requireTensor('linear', 'weight', weight);
+  if (bias !== undefined && bias !== null) requireTensor('linear', 'bias', bias);
   return tf.tidy(() => {
     const inDim = weight.shape[0]!;
     const outDim = weight.shape[1]!;

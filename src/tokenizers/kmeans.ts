@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { matMul } from '../ops/matmul.js';
 import { Rng } from '../utils/random.js';
+import { requireTensor } from '../utils/config.js';
 
 /**
  * k-means (Lloyd's algorithm with k-means++ initialisation, Arthur and
@@ -65,6 +66,8 @@ const BLOCK_ELEMENTS = 1 << 22;
  * @returns `[n]` int32 (a new tensor; intermediates are freed).
  */
 export function nearestCentroid(x: tf.Tensor2D, centroids: tf.Tensor2D): tf.Tensor1D {
+  requireTensor('nearestCentroid', 'x', x);
+  requireTensor('nearestCentroid', 'centroids', centroids);
   if (x.rank !== 2 || centroids.rank !== 2 || x.shape[1] !== centroids.shape[1]) {
     throw new Error(
       `nearestCentroid: x must be [n, d] and centroids [k, d] with the same d, got x.shape=[${x.shape}], centroids.shape=[${centroids.shape}]`,

@@ -4,6 +4,7 @@ import { patchify } from '../layers/patchify.js';
 import { linear } from '../ops/matmul.js';
 import { nearestCentroid } from './kmeans.js';
 import type { PatchNorm, VisualTokenizer } from './types.js';
+import { requireObject } from '../utils/config.js';
 
 /** Value of `__metadata__.format` in the files {@link PretrainedTokenizer.toSafetensors} writes. */
 export const TOKENIZER_FORMAT = 'mimkit.visual_tokenizer';
@@ -147,6 +148,7 @@ export class PretrainedTokenizer implements VisualTokenizer {
   /** Builds a tokenizer from arrays; every size is checked against the others. */
   constructor(config: PretrainedTokenizerConfig) {
     const fn = 'PretrainedTokenizer';
+    requireObject(fn, 'config', config);
     this.vocabSize = checkPositiveInt(fn, 'vocabSize', config.vocabSize);
     this.patchSize = checkPositiveInt(fn, 'patchSize', config.patchSize);
     this.inChans = checkPositiveInt(fn, 'inChans', config.inChans);

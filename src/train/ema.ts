@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { namedVariables, type NamedVariables } from './param_groups.js';
+import { requireObject } from '../utils/config.js';
 
 /** Config of {@link EMA}. */
 export interface EMAConfig {
@@ -61,6 +62,10 @@ export class EMA {
     target?: NamedVariables | tf.Variable[],
     config: EMAConfig = {},
   ) {
+    if (source === null || typeof source !== 'object') {
+      throw new Error(`EMA: source must be a Module, a Map<string, Variable> or a tf.Variable[], got ${source === null ? 'null' : typeof source}`);
+    }
+    requireObject('EMA', 'config', config);
     const momentum = config.momentum ?? 0.996;
     checkMomentum('EMA', momentum);
     this.momentumValue = momentum;

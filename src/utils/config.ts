@@ -274,3 +274,16 @@ export function requireConfig<T extends object>(where: string, config: T | undef
   if (config === undefined) throw new Error(`${where}: a config object is required, got undefined`);
   return checkConfigObject(where, config, known);
 }
+
+/** `x` must be a live `tf.Tensor` (any dtype, rank or size). */
+export function requireTensor(where: string, name: string, x: unknown): asserts x is tf.Tensor {
+  if (!(x instanceof tf.Tensor)) throw new Error(`${where}: ${name} must be a tf.Tensor, got ${describeValue(x)}`);
+  if (x.isDisposed) throw new Error(`${where}: ${name} is a disposed tensor`);
+}
+
+/** `v` must be a non-null object (not an array); for options and image records. */
+export function requireObject(where: string, name: string, v: unknown): void {
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) {
+    throw new Error(`${where}: ${name} must be an object, got ${describeValue(v)}`);
+  }
+}

@@ -18,6 +18,8 @@ export {
   optionalString,
   optionalSeed,
   checkTensorArg,
+  requireTensor,
+  requireObject,
   checkSize2d,
   checkTransformerStack,
   checkParamBudget,
