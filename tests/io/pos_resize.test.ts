@@ -136,32 +136,35 @@ describe('loadWeights resizePosEmbed', () => {
   });
 });
 
-/** Published size, run only where time allows: MIMKIT_SLOW=1. */
+/**
+ * Published size, run only where time allows (MIMKIT_SLOW=1): one ViT-B/16
+ * forward at 224 px takes minutes on the cpu backend.
+ */
 describe.skipIf(process.env.MIMKIT_SLOW !== '1')('ViT-B/16 at 224 px round trip (MIMKIT_SLOW=1)', () => {
   it('save (timm names) -> load -> run -> export -> re-read is exact; loads at 160 and 256 px in one call', () => {
     const cfg: VisionTransformerConfig = { imgSize: 224, patchSize: 16, embedDim: 768, depth: 12, numHeads: 12, seed: 7 };
     const a = new VisionTransformer(cfg);
     const bytes = saveWeights(a, { converter: timmVit });
     const b = new VisionTransformer({ ...cfg, seed: 8 });
-    loadWeights(b, bytes, { converter: timmVit });
+    const report = loadWeights(b, bytes, { converter: timmVit });
+    expect(report.loaded.length).toBe(150); // 4 + 12 blocks x 12 + 2
+    const wa = a.namedWeights();
+    for (const [k, w] of b.namedWeights()) expect(values(w)).toEqual(values(wa.get(k)!));
     const x = tf.randomNormal([1, 224, 224, 3], 0, 1, 'float32', 2);
-    const ya = a.forward(x);
-    const yb = b.forward(x);
-    expectClose(yb, ya, 0, 0);
+    const y = b.forward(x);
+    expect(y.shape).toEqual([1, 197, 768]);
+    expect(Number.isFinite(tf.tidy(() => tf.sum(y)).dataSync()[0]!)).toBe(true);
     const again = saveWeights(b, { converter: timmVit });
     expect(Buffer.from(again).equals(Buffer.from(bytes))).toBe(true);
+    expect(parseSafetensors(again).info('pos_embed').shape).toEqual([1, 197, 768]);
     for (const [size, g] of [[160, 10], [256, 16]] as const) {
       const c = new VisionTransformer({ ...cfg, imgSize: size });
       expect(loadWeights(c, bytes, { converter: timmVit, resizePosEmbed: true }).resized).toEqual([`pos_embed: 14x14 -> ${g}x${g}`]);
-      const xs = tf.randomNormal([1, size, size, 3], 0, 1, 'float32', 3);
-      const y = c.forward(xs);
-      expect(y.shape).toEqual([1, 1 + g * g, 768]);
-      expect(Number.isFinite(tf.sum(y).dataSync()[0]!)).toBe(true);
-      tf.dispose([xs, y]);
+      expect(c.posEmbed!.shape).toEqual([1, 1 + g * g, 768]);
       c.dispose();
     }
-    tf.dispose([x, ya, yb]);
+    tf.dispose([x, y]);
     a.dispose();
     b.dispose();
-  });
+  }, 1_800_000);
 });
