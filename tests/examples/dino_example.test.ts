@@ -25,7 +25,7 @@ describe('examples/dino-fashion-mnist.ts', () => {
   it('rejects a bad flag before any work, naming the flag and the value', async () => {
     const r = await run(['--method', 'simclr']);
     expect(r.code).not.toBe(0);
-    expect(r.stderr).toContain("--method must be one of dino, got 'simclr'");
+    expect(r.stderr).toContain("--method must be one of dino, mocov3, got 'simclr'");
     expect(r.stdout).not.toContain('k-NN');
   });
 
