@@ -43,6 +43,7 @@ const geluWithGrad = tf.customGrad(((x: tf.Tensor, save: tf.GradSaveFunc) => {
  * trained with it, so loading them needs it.
  */
 export function quickGelu(x: tf.Tensor): tf.Tensor {
+  checkTensorArg('quickGelu', 'x', x);
   return tf.tidy(() => tf.mul(x, tf.sigmoid(tf.mul(x, 1.702))));
 }
 
