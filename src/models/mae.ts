@@ -20,7 +20,7 @@ import { CONFIG_LIMITS, checkConfigObject, checkTensorArg, checkTransformerStack
 /** Every key of {@link MAEConfig}: anything else is refused (a misspelt option would be ignored). */
 const MAE_CONFIG_KEYS = [
   'imgSize', 'patchSize', 'inChans', 'embedDim', 'depth', 'numHeads', 'mlpRatio', 'qkvBias', 'normEps', 'seed', 'name',
-  'decoderEmbedDim', 'decoderDepth', 'decoderNumHeads', 'maskRatio', 'normPixLoss', 'target', 'downsampleSize',
+  'decoderEmbedDim', 'decoderDepth', 'decoderNumHeads', 'maskRatio', 'normPixLoss', 'target', 'downsampleSize', 'checkpointing',
 ] as const;
 
 /**
