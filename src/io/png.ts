@@ -37,6 +37,7 @@ let crcTable: Uint32Array | undefined;
 
 /** CRC-32 (ISO 3309, polynomial 0xEDB88320) as PNG chunks use it; `crc` continues a running value. */
 export function crc32(bytes: Uint8Array, crc = 0): number {
+  if (!(bytes instanceof Uint8Array)) throw new Error(`crc32: bytes must be a Uint8Array, got ${bytes === null ? 'null' : typeof bytes}`);
   if (crcTable === undefined) {
     crcTable = new Uint32Array(256);
     for (let n = 0; n < 256; n++) {
@@ -52,6 +53,7 @@ export function crc32(bytes: Uint8Array, crc = 0): number {
 
 /** Adler-32 checksum of a zlib stream (RFC 1950). */
 export function adler32(bytes: Uint8Array): number {
+  if (!(bytes instanceof Uint8Array)) throw new Error(`adler32: bytes must be a Uint8Array, got ${bytes === null ? 'null' : typeof bytes}`);
   let a = 1;
   let b = 0;
   const MOD = 65521;

@@ -11,6 +11,7 @@ import { CONFIG_LIMITS, checkTensorArg, optionalBool, optionalNumber, requireCon
  * default, never the tanh approximation (the references use the exact form).
  */
 export function gelu(x: tf.Tensor): tf.Tensor {
+  checkTensorArg('gelu', 'x', x, { dtypes: ['float32'] });
   ensureGradients();
   return geluWithGrad(x);
 }

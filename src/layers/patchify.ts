@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { describeValue } from '../utils/config.js';
 
 function checkPatchSize(fn: string, p: number): void {
   if (!Number.isInteger(p) || p <= 0) {
@@ -24,6 +25,7 @@ function checkPatchSize(fn: string, p: number): void {
  */
 export function patchify(imgs: tf.Tensor, p: number): tf.Tensor3D {
   checkPatchSize('patchify', p);
+  if (!(imgs instanceof tf.Tensor)) throw new Error(`patchify: imgs must be a tf.Tensor, got ${describeValue(imgs)}`);
   if (imgs.rank !== 4) {
     throw new Error(`patchify: imgs must have rank 4 [B, H, W, C] (NHWC), got shape [${imgs.shape}]`);
   }
