@@ -30,6 +30,7 @@ export function dropPath(
   rng: Rng,
   options: { training?: boolean; scaleByKeep?: boolean } = {},
 ): tf.Tensor {
+  if (!(x instanceof tf.Tensor)) throw new Error(`dropPath: x must be a tf.Tensor, got ${x === null ? 'null' : typeof x}`);
   checkRate('dropPath', rate);
   if (rate === 0 || !options.training) return x;
   if (x.rank < 1) throw new Error(`dropPath: x must have a batch axis, got shape [${x.shape}]`);

@@ -190,6 +190,7 @@ export function resamplePosEmbed(
   newGrid: number | [number, number],
   options: ResamplePosEmbedOptions = {},
 ): tf.Tensor {
+  if (!(table instanceof tf.Tensor)) throw new Error(`resamplePosEmbed: table must be a tf.Tensor, got ${table === null ? 'null' : typeof table}`);
   const mode = options.mode ?? 'bicubic';
   const P = options.numPrefixTokens ?? 1;
   if (mode !== 'bicubic' && mode !== 'bilinear' && mode !== 'nearest') {

@@ -34,6 +34,7 @@ export function normTensor(grads: tf.Tensor[]): tf.Scalar {
  * empty set.
  */
 export function globalGradNorm(grads: tf.NamedTensorMap | tf.Tensor[]): number {
+  if (grads === null || typeof grads !== 'object') throw new Error(`globalGradNorm: grads must be an array or a name-to-tensor map of tf.Tensors, got ${grads === null ? 'null' : typeof grads}`);
   const list = Array.isArray(grads) ? grads : Object.values(grads);
   if (list.length === 0) return 0;
   const t = normTensor(list);

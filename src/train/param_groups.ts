@@ -205,6 +205,7 @@ function checkNumLayers(fn: string, numLayers: number): void {
  * @param numLayers number of transformer blocks (the model's depth).
  */
 export function layerId(name: string, numLayers: number): number {
+  if (typeof name !== 'string') throw new Error(`layerId: name must be a parameter name string, got ${name === null ? 'null' : typeof name}`);
   checkNumLayers('layerId', numLayers);
   if (['cls_token', 'mask_token', 'dist_token', 'pos_embed'].includes(name)) return 0;
   if (name === 'patch_embed' || name.startsWith('patch_embed.')) return 0;
