@@ -174,6 +174,10 @@ export class AdamW implements GradientOptimizer {
    * @param config hyperparameters; see {@link AdamWConfig}.
    */
   constructor(params: NamedVariables | ParamGroup[], config: AdamWConfig = {}) {
+    if (params === null || typeof params !== 'object') {
+      throw new Error(`AdamW: params must be a Module, a Map of tf.Variables or an array of parameter groups, got ${params === null ? 'null' : typeof params}`);
+    }
+    if (config === null || typeof config !== 'object') throw new Error(`AdamW: config must be an object (or omitted), got ${String(config)}`);
     const lr = config.lr ?? 1e-3;
     checkLr('AdamW', lr);
     const betas = config.betas ?? [0.9, 0.999];
