@@ -5,6 +5,7 @@ import { initTensor } from '../layers/init.js';
 import { deriveSeed } from '../utils/random.js';
 import { Linear } from '../layers/linear.js';
 import { Module } from '../layers/module.js';
+import { requireInt } from '../utils/config.js';
 
 /** What follows the last Linear of an {@link MlpHead}. */
 export type MlpHeadLastNorm = 'none' | 'bn' | 'bnNoAffine';
@@ -169,6 +170,9 @@ serialization.registerClass(MlpHead);
  * 4096, `dim` 256 (`--moco-mlp-dim`, `--moco-dim`).
  */
 export function mocoV3ProjectorConfig(inFeatures: number, mlpDim = 4096, dim = 256): MlpHeadConfig {
+  requireInt('mocoV3ProjectorConfig', 'inFeatures', inFeatures);
+  requireInt('mocoV3ProjectorConfig', 'mlpDim', mlpDim);
+  requireInt('mocoV3ProjectorConfig', 'dim', dim);
   return { inFeatures, hiddenFeatures: mlpDim, outFeatures: dim, numLayers: 3, lastNorm: 'bnNoAffine' };
 }
 
@@ -177,6 +181,8 @@ export function mocoV3ProjectorConfig(inFeatures: number, mlpDim = 4096, dim = 2
  * affine in `MoCo_ViT`; `MoCo_ResNet`'s has none: `lastNorm: 'none'`).
  */
 export function mocoV3PredictorConfig(dim = 256, mlpDim = 4096): MlpHeadConfig {
+  requireInt('mocoV3PredictorConfig', 'dim', dim);
+  requireInt('mocoV3PredictorConfig', 'mlpDim', mlpDim);
   return { inFeatures: dim, hiddenFeatures: mlpDim, outFeatures: dim, numLayers: 2, lastNorm: 'bnNoAffine' };
 }
 
@@ -187,11 +193,16 @@ export function mocoV3PredictorConfig(dim = 256, mlpDim = 4096): MlpHeadConfig {
  * without affine. Default `dim` 2048; `hidden` = the backbone width.
  */
 export function simsiamProjectorConfig(inFeatures: number, dim = 2048, hidden = inFeatures): MlpHeadConfig {
+  requireInt('simsiamProjectorConfig', 'inFeatures', inFeatures);
+  requireInt('simsiamProjectorConfig', 'dim', dim);
+  requireInt('simsiamProjectorConfig', 'hidden', hidden);
   return { inFeatures, hiddenFeatures: hidden, outFeatures: dim, numLayers: 3, lastBias: true, lastNorm: 'bnNoAffine' };
 }
 
 /** SimSiam's predictor: `dim -> pred_dim` (BN, ReLU) `-> dim` with a bias, no last BN. Defaults 2048, 512. */
 export function simsiamPredictorConfig(dim = 2048, predDim = 512): MlpHeadConfig {
+  requireInt('simsiamPredictorConfig', 'dim', dim);
+  requireInt('simsiamPredictorConfig', 'predDim', predDim);
   return { inFeatures: dim, hiddenFeatures: predDim, outFeatures: dim, numLayers: 2, lastBias: true, lastNorm: 'none' };
 }
 
@@ -200,6 +211,9 @@ export function simsiamPredictorConfig(dim = 2048, predDim = 512): MlpHeadConfig
  * ReLU - Linear(bias)`. Defaults hidden 4096, projection 256 (the paper's).
  */
 export function byolHeadConfig(inFeatures: number, projectionSize = 256, hidden = 4096): MlpHeadConfig {
+  requireInt('byolHeadConfig', 'inFeatures', inFeatures);
+  requireInt('byolHeadConfig', 'projectionSize', projectionSize);
+  requireInt('byolHeadConfig', 'hidden', hidden);
   return {
     inFeatures, hiddenFeatures: hidden, outFeatures: projectionSize, numLayers: 2, bias: true, lastBias: true, lastNorm: 'none',
   };

@@ -18,7 +18,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { Attention } from '../layers/attention.js';
-import type { Module } from '../layers/module.js';
+import { Module } from '../layers/module.js';
 import { RelativePositionBias } from '../layers/rel_pos_bias.js';
 import {
   applyRenames,
@@ -40,7 +40,6 @@ import {
   type SaveWeightsOptions,
   type StateDictSource,
 } from './state_dict.js';
-import { checkModuleArg } from '../layers/module.js';
 
 /** `relative_position_index` buffers (BEiT, SimMIM): derived from the grid; checked by {@link loadMimWeights}, never loaded. */
 const RELATIVE_POSITION_INDEX_KEY = /(^|\.)relative_position_index$/;
@@ -210,7 +209,7 @@ function readIndex(src: SafetensorsFile | Map<string, tf.Tensor>, key: string): 
  * loadMimWeights(vit, bytes, { converter: simmimEncoderConverter });
  */
 export function loadMimWeights(module: Module, source: StateDictSource, options: LoadMimWeightsOptions = {}): LoadReport {
-  checkModuleArg('loadMimWeights', 'module', module);
+  if (!(module instanceof Module)) throw new Error(`loadMimWeights: module must be a Module, got ${module === null ? 'null' : typeof module}`);
   const converter = options.converter ?? identityConverter;
   const strict = options.strict ?? true;
   const prefix = options.prefix ?? '';
@@ -294,7 +293,7 @@ export function loadMimWeights(module: Module, source: StateDictSource, options:
  * New tensors: the caller disposes them.
  */
 export function exportMimWeights(module: Module, options: ExportWeightsOptions = {}): Map<string, tf.Tensor> {
-  checkModuleArg('exportMimWeights', 'module', module);
+  if (!(module instanceof Module)) throw new Error(`exportMimWeights: module must be a Module, got ${module === null ? 'null' : typeof module}`);
   const converter = options.converter ?? identityConverter;
   const prefix = options.prefix ?? '';
   const buffers = indexBuffers(module);
@@ -318,7 +317,7 @@ export function exportMimWeights(module: Module, options: ExportWeightsOptions =
  * so PyTorch's `load_file` + strict `load_state_dict` accept them.
  */
 export function saveMimWeights(module: Module, options: SaveWeightsOptions = {}): Uint8Array {
-  checkModuleArg('saveMimWeights', 'module', module);
+  if (!(module instanceof Module)) throw new Error(`saveMimWeights: module must be a Module, got ${module === null ? 'null' : typeof module}`);
   const dtype = options.dtype ?? 'F32';
   if (dtype !== 'F32' && dtype !== 'F16' && dtype !== 'BF16') {
     throw new Error(`saveMimWeights: dtype must be F32, F16 or BF16, got '${String(dtype)}'`);

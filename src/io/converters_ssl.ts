@@ -10,7 +10,8 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { batchNormModules } from '../layers/batch_norm.js';
-import type { Module } from '../layers/module.js';
+import { Module } from '../layers/module.js';
+import { describeValue } from '../utils/config.js';
 import { composeConverters, defineConverter, identityConverter, toForeignKey, type WeightConverter } from './converters.js';
 import { parseSafetensors, SafetensorsFile, serializeSafetensors } from './safetensors.js';
 import {
@@ -79,6 +80,7 @@ function readCount(src: SafetensorsFile | Map<string, tf.Tensor>, key: string): 
  * loadWeightsWithBatchNorm(model, bytes, { converter: mocoV3Converter });
  */
 export function loadWeightsWithBatchNorm(module: Module, source: StateDictSource, options: LoadWeightsOptions = {}): LoadReport {
+  if (!(module instanceof Module)) throw new Error(`loadWeightsWithBatchNorm: module must be a Module, got ${describeValue(module)}`);
   const converter = options.converter ?? identityConverter;
   const prefix = options.prefix ?? '';
   const strict = options.strict ?? true;
@@ -120,6 +122,7 @@ export function loadWeightsWithBatchNorm(module: Module, source: StateDictSource
  * (an int32 scalar) under PyTorch's key. New tensors: the caller disposes them.
  */
 export function exportWeightsWithBatchNorm(module: Module, options: ExportWeightsOptions = {}): Map<string, tf.Tensor> {
+  if (!(module instanceof Module)) throw new Error(`exportWeightsWithBatchNorm: module must be a Module, got ${describeValue(module)}`);
   const converter = options.converter ?? identityConverter;
   const prefix = options.prefix ?? '';
   const out = exportWeights(module, options);
@@ -139,6 +142,7 @@ export function exportWeightsWithBatchNorm(module: Module, options: ExportWeight
  * `options.dtype` (default F32), `num_batches_tracked` as I64 (PyTorch's dtype).
  */
 export function saveWeightsWithBatchNorm(module: Module, options: SaveWeightsOptions = {}): Uint8Array {
+  if (!(module instanceof Module)) throw new Error(`saveWeightsWithBatchNorm: module must be a Module, got ${describeValue(module)}`);
   const dtype = options.dtype ?? 'F32';
   if (dtype !== 'F32' && dtype !== 'F16' && dtype !== 'BF16') {
     throw new Error(`saveWeightsWithBatchNorm: dtype must be F32, F16 or BF16, got '${String(dtype)}'`);

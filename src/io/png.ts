@@ -9,8 +9,6 @@
  * (RFC 1950, Adler-32), in PNG chunks with CRC-32 (PNG spec, ISO 15948).
  */
 
-import { describeValue, requireObject } from '../utils/config.js';
-
 /** An 8-bit image, rows top to bottom, channels interleaved. */
 export interface PngImage {
   /** Width in pixels (>= 1). */
@@ -39,7 +37,7 @@ let crcTable: Uint32Array | undefined;
 
 /** CRC-32 (ISO 3309, polynomial 0xEDB88320) as PNG chunks use it; `crc` continues a running value. */
 export function crc32(bytes: Uint8Array, crc = 0): number {
-  requireBytes('crc32', bytes);
+  if (!(bytes instanceof Uint8Array)) throw new Error(`crc32: bytes must be a Uint8Array, got ${bytes === null ? 'null' : typeof bytes}`);
   if (crcTable === undefined) {
     crcTable = new Uint32Array(256);
     for (let n = 0; n < 256; n++) {
@@ -55,7 +53,7 @@ export function crc32(bytes: Uint8Array, crc = 0): number {
 
 /** Adler-32 checksum of a zlib stream (RFC 1950). */
 export function adler32(bytes: Uint8Array): number {
-  requireBytes('adler32', bytes);
+  if (!(bytes instanceof Uint8Array)) throw new Error(`adler32: bytes must be a Uint8Array, got ${bytes === null ? 'null' : typeof bytes}`);
   let a = 1;
   let b = 0;
   const MOD = 65521;
@@ -234,8 +232,6 @@ function deflateStored(data: Uint8Array): Uint8Array {
  * Exported for tests and for other formats that need a zlib payload.
  */
 export function zlibCompress(data: Uint8Array, compression: 'fixed' | 'none' = 'fixed'): Uint8Array {
-  requireBytes('zlibCompress', data);
-  if (compression !== 'fixed' && compression !== 'none') throw new Error(`zlibCompress: compression must be 'fixed' or 'none', got ${String(compression)}`);
   const body = compression === 'none' ? deflateStored(data) : deflateFixed(data);
   const out = new Uint8Array(2 + body.length + 4);
   out[0] = 0x78; // deflate, 32 KiB window
@@ -312,7 +308,6 @@ function chunk(type: string, data: Uint8Array): Uint8Array {
  * // Node: fs.writeFileSync('out.png', png)
  */
 export function encodePng(image: PngImage, options: PngOptions = {}): Uint8Array {
-  requireObject('encodePng', 'image', image);
   const { width, height, channels, data } = image;
   if (!Number.isInteger(width) || width < 1 || width > 0x7fffffff) {
     throw new Error(`encodePng: width must be a positive integer, got ${width}`);
@@ -362,8 +357,4 @@ function unfiltered(data: Uint8Array | Uint8ClampedArray, width: number, height:
   const out = new Uint8Array(height * (stride + 1));
   for (let y = 0; y < height; y++) out.set(data.subarray(y * stride, (y + 1) * stride), y * (stride + 1) + 1);
   return out;
-}
-
-function requireBytes(fn: string, bytes: unknown): void {
-  if (!(bytes instanceof Uint8Array)) throw new Error(`${fn}: bytes must be a Uint8Array, got ${describeValue(bytes)}`);
 }

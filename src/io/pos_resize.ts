@@ -13,6 +13,7 @@ import { Module, type Weight } from '../layers/module.js';
 import { numRelativeDistance, RelativePositionBias } from '../layers/rel_pos_bias.js';
 import { VisionTransformer } from '../models/vit.js';
 import { resamplePosTableData, type InterpolationMode } from '../ops/resize.js';
+import { checkTensorArg, describeValue } from '../utils/config.js';
 
 /**
  * How an absolute position table is resized (PyTorch `F.interpolate`
@@ -239,6 +240,17 @@ export function resizeRelPosBiasTableData(
   dstSize: [number, number],
   numExtra = 3,
 ): Float32Array {
+  const fn = 'resizeRelPosBiasTableData';
+  if (values === null || typeof values !== 'object' || typeof values.length !== 'number') {
+    throw new Error(`${fn}: values must be an array or typed array of numbers, got ${describeValue(values)}`);
+  }
+  if (!Number.isInteger(heads) || heads < 1) throw new Error(`${fn}: heads must be a positive integer, got ${describeValue(heads)}`);
+  for (const [name, v] of [['srcSize', srcSize], ['dstSize', dstSize]] as const) {
+    if (!Array.isArray(v) || v.length !== 2 || !v.every((x) => Number.isInteger(x) && x > 0)) {
+      throw new Error(`${fn}: ${name} must be [rows, cols] of positive integers, got ${describeValue(v)}`);
+    }
+  }
+  if (!Number.isInteger(numExtra) || numExtra < 0) throw new Error(`${fn}: numExtra must be a non-negative integer, got ${describeValue(numExtra)}`);
   const [sh, sw] = srcSize;
   const [dh, dw] = dstSize;
   if (values.length !== (sh * sw + numExtra) * heads) {
@@ -288,6 +300,7 @@ export function resizeRelPosBiasTable(
   toWindow: number | [number, number],
 ): tf.Tensor2D {
   const fn = 'resizeRelPosBiasTable';
+  checkTensorArg(fn, 'table', table);
   const pair = (name: string, v: number | [number, number]): [number, number] => {
     const p: [number, number] = typeof v === 'number' ? [v, v] : [v[0], v[1]];
     if (!p.every((x) => Number.isInteger(x) && x > 0)) {

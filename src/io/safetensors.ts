@@ -93,6 +93,8 @@ export function isFloatDtype(dtype: string): boolean {
  * NaNs; `float8_e5m2`). Exact in float32.
  */
 export function f8BitsToNumber(bits: number, format: 'F8_E4M3' | 'F8_E5M2'): number {
+  if (format !== 'F8_E4M3' && format !== 'F8_E5M2') throw new Error(`f8BitsToNumber: format must be 'F8_E4M3' or 'F8_E5M2', got ${JSON.stringify(format)}`);
+  if (!Number.isInteger(bits) || bits < 0 || bits > 0xff) throw new Error(`f8BitsToNumber: bits must be an integer in [0, 255], got ${String(bits)}`);
   const sign = bits & 0x80 ? -1 : 1;
   if (format === 'F8_E4M3') {
     const e = (bits >>> 3) & 0xf;

@@ -355,7 +355,8 @@ export interface ExportWeightsOptions {
   prefix?: string;
 }
 
-function exportArrays(module: Module, options: ExportWeightsOptions): Map<string, { shape: number[]; data: Float32Array }> {
+function exportArrays(module: Module, options: ExportWeightsOptions, fn = 'exportWeights'): Map<string, { shape: number[]; data: Float32Array }> {
+  if (!(module instanceof Module)) throw new Error(`${fn}: module must be a Module, got ${describeValue(module)}`);
   const converter = options.converter ?? identityConverter;
   const prefix = options.prefix ?? '';
   const layouts = module.namedLayouts();
@@ -410,6 +411,6 @@ export function saveWeights(module: Module, options: SaveWeightsOptions = {}): U
     throw new Error(`saveWeights: dtype must be F32, F16 or BF16, got '${String(dtype)}'`);
   }
   const entries = new Map<string, SafetensorsEntry>();
-  for (const [k, { shape, data }] of exportArrays(module, options)) entries.set(k, { dtype, shape, data });
+  for (const [k, { shape, data }] of exportArrays(module, options, 'saveWeights')) entries.set(k, { dtype, shape, data });
   return serializeSafetensors(entries, options.metadata ?? { format: 'pt' });
 }

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { serialization } from '@tensorflow/tfjs-core';
 import { Module, type Weight } from './module.js';
+import { describeValue } from '../utils/config.js';
 
 /** Config of {@link BatchNorm1d}. Defaults are PyTorch's `nn.BatchNorm1d`. */
 export interface BatchNorm1dConfig {
@@ -156,6 +157,7 @@ serialization.registerClass(BatchNorm1d);
 
 /** Every {@link BatchNorm1d} inside `module` (itself included), keyed by its dotted `state_dict` prefix. */
 export function batchNormModules(module: Module, prefix = ''): Map<string, BatchNorm1d> {
+  if (!(module instanceof Module)) throw new Error(`batchNormModules: module must be a Module, got ${describeValue(module)}`);
   const out = new Map<string, BatchNorm1d>();
   if (module instanceof BatchNorm1d) out.set(prefix, module);
   for (const [k, child] of module.children()) {
@@ -166,6 +168,7 @@ export function batchNormModules(module: Module, prefix = ''): Map<string, Batch
 
 /** The BatchNorm buffers (`running_mean`, `running_var`) inside `module`. */
 export function batchNormBuffers(module: Module): Set<Weight> {
+  if (!(module instanceof Module)) throw new Error(`batchNormBuffers: module must be a Module, got ${describeValue(module)}`);
   const out = new Set<Weight>();
   for (const bn of batchNormModules(module).values()) for (const w of bn.buffers()) out.add(w);
   return out;

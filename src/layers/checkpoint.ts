@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Block, BlockForwardOptions, BlockOutput } from './block.js';
-import type { Module } from './module.js';
+import { Module } from './module.js';
+import { checkTensorArg, describeValue } from '../utils/config.js';
 
 /**
  * Activation checkpointing (Chen et al., "Training Deep Nets with Sublinear
@@ -28,6 +29,10 @@ export function checkpoint(
   x: tf.Tensor,
   ...extra: tf.Tensor[]
 ): tf.Tensor {
+  if (!(module instanceof Module)) throw new Error(`checkpoint: module must be a Module, got ${describeValue(module)}`);
+  if (typeof fn !== 'function') throw new Error(`checkpoint: fn must be a function, got ${describeValue(fn)}`);
+  checkTensorArg('checkpoint', 'x', x);
+  extra.forEach((e, i) => checkTensorArg('checkpoint', `extra[${i}]`, e));
   const vars = module.trainableVariables();
   const nIn = 1 + extra.length;
   const f = tf.customGrad(((...args: unknown[]) => {

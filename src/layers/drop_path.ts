@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { serialization } from '@tensorflow/tfjs-core';
 import { Rng } from '../utils/random.js';
 import { Module } from './module.js';
-import { checkConfigObject, optionalBool, optionalNumber, requireTensor } from '../utils/config.js';
+import { checkConfigObject, optionalBool, optionalNumber } from '../utils/config.js';
 
 function checkRate(owner: string, rate: number): void {
   if (!(typeof rate === 'number' && rate >= 0 && rate <= 1)) {
@@ -30,7 +30,7 @@ export function dropPath(
   rng: Rng,
   options: { training?: boolean; scaleByKeep?: boolean } = {},
 ): tf.Tensor {
-  requireTensor('dropPath', 'x', x);
+  if (!(x instanceof tf.Tensor)) throw new Error(`dropPath: x must be a tf.Tensor, got ${x === null ? 'null' : typeof x}`);
   checkRate('dropPath', rate);
   if (rate === 0 || !options.training) return x;
   if (x.rank < 1) throw new Error(`dropPath: x must have a batch axis, got shape [${x.shape}]`);

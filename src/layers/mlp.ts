@@ -3,7 +3,7 @@ import { ensureGradients } from '../ops/gradients.js';
 import { serialization } from '@tensorflow/tfjs-core';
 import { Linear } from './linear.js';
 import { Module } from './module.js';
-import { CONFIG_LIMITS, checkTensorArg, optionalBool, optionalNumber, requireConfig, requireInt, requireTensor } from '../utils/config.js';
+import { CONFIG_LIMITS, checkTensorArg, optionalBool, optionalNumber, requireConfig, requireInt } from '../utils/config.js';
 
 /**
  * The exact Gaussian error linear unit (Hendrycks & Gimpel, 2016):
@@ -11,7 +11,7 @@ import { CONFIG_LIMITS, checkTensorArg, optionalBool, optionalNumber, requireCon
  * default, never the tanh approximation (the references use the exact form).
  */
 export function gelu(x: tf.Tensor): tf.Tensor {
-  requireTensor('gelu', 'x', x);
+  checkTensorArg('gelu', 'x', x, { dtypes: ['float32'] });
   ensureGradients();
   return geluWithGrad(x);
 }
@@ -44,6 +44,7 @@ const geluWithGrad = tf.customGrad(((x: tf.Tensor, save: tf.GradSaveFunc) => {
  * trained with it, so loading them needs it.
  */
 export function quickGelu(x: tf.Tensor): tf.Tensor {
+  checkTensorArg('quickGelu', 'x', x);
   return tf.tidy(() => tf.mul(x, tf.sigmoid(tf.mul(x, 1.702))));
 }
 

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { requireTensor } from '../utils/config.js';
+import { describeValue } from '../utils/config.js';
 
 function checkPatchSize(fn: string, p: number): void {
   if (!Number.isInteger(p) || p <= 0) {
@@ -24,8 +24,8 @@ function checkPatchSize(fn: string, p: number): void {
  * @returns `[B, (H/p) * (W/p), p * p * C]`.
  */
 export function patchify(imgs: tf.Tensor, p: number): tf.Tensor3D {
-  requireTensor('patchify', 'imgs', imgs);
   checkPatchSize('patchify', p);
+  if (!(imgs instanceof tf.Tensor)) throw new Error(`patchify: imgs must be a tf.Tensor, got ${describeValue(imgs)}`);
   if (imgs.rank !== 4) {
     throw new Error(`patchify: imgs must have rank 4 [B, H, W, C] (NHWC), got shape [${imgs.shape}]`);
   }
@@ -56,7 +56,6 @@ export function patchify(imgs: tf.Tensor, p: number): tf.Tensor3D {
  * @returns `[B, gridH * p, gridW * p, C]` (NHWC).
  */
 export function unpatchify(x: tf.Tensor, p: number, gridH: number, gridW: number, channels: number): tf.Tensor4D {
-  requireTensor('unpatchify', 'x', x);
   checkPatchSize('unpatchify', p);
   for (const [name, v] of [['gridH', gridH], ['gridW', gridW], ['channels', channels]] as const) {
     if (!Number.isInteger(v) || v <= 0) {

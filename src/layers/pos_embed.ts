@@ -1,7 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Init } from './init.js';
 import { resamplePosTableData, type InterpolationMode } from '../ops/resize.js';
-import { requireTensor } from '../utils/config.js';
 
 /**
  * Fixed 1-D sine-cosine embedding of positions (Vaswani et al., 2017; MAE's
@@ -191,7 +190,7 @@ export function resamplePosEmbed(
   newGrid: number | [number, number],
   options: ResamplePosEmbedOptions = {},
 ): tf.Tensor {
-  requireTensor('resamplePosEmbed', 'table', table);
+  if (!(table instanceof tf.Tensor)) throw new Error(`resamplePosEmbed: table must be a tf.Tensor, got ${table === null ? 'null' : typeof table}`);
   const mode = options.mode ?? 'bicubic';
   const P = options.numPrefixTokens ?? 1;
   if (mode !== 'bicubic' && mode !== 'bilinear' && mode !== 'nearest') {

@@ -10,7 +10,9 @@ import { CONFIG_LIMITS, checkSize2d, requireConfig, requireInt } from '../utils/
  * for the class token (class-to-patch, patch-to-class, class-to-class).
  */
 export function numRelativeDistance(windowSize: readonly [number, number]): number {
-  checkSize2d('numRelativeDistance', 'windowSize', windowSize, 1024);
+  if (!Array.isArray(windowSize) || windowSize.length !== 2 || !windowSize.every((v) => Number.isInteger(v) && v > 0)) {
+    throw new Error(`numRelativeDistance: windowSize must be [rows, cols] of positive integers, got ${JSON.stringify(windowSize)}`);
+  }
   return (2 * windowSize[0] - 1) * (2 * windowSize[1] - 1) + 3;
 }
 

@@ -12,6 +12,7 @@ import { linear } from '../ops/matmul.js';
 import type { VisualTokenizer } from '../tokenizers/types.js';
 import type { Rng } from '../utils/random.js';
 import { readPatchMask } from './beit.js';
+import { checkConfigObject } from '../utils/config.js';
 
 /**
  * BEiT-3 (Wang et al. 2023, "Image as a Foreign Language: BEiT Pretraining
@@ -325,7 +326,7 @@ export class BEiT3 extends Module {
   readonly layerNorm: Multiway<LayerNorm>;
 
   constructor(config: BEiT3Config = {}) {
-    super({ name: config.name, seed: config.seed });
+    super({ name: checkConfigObject('BEiT3', config).name, seed: config.seed });
     const c = resolveBeit3Config('BEiT3', config);
     this.config = c;
     const D = c.embedDim;
@@ -598,7 +599,7 @@ export class BEiT3Mdm extends Module {
   readonly mlmHead: TokenHead;
 
   constructor(config: BEiT3MdmConfig = {}) {
-    super({ name: config.name, seed: config.seed });
+    super({ name: checkConfigObject('BEiT3Mdm', config).name, seed: config.seed });
     const visualVocabSize = config.visualVocabSize ?? 8192;
     if (!Number.isInteger(visualVocabSize) || visualVocabSize < 2) {
       throw new Error(`BEiT3Mdm: visualVocabSize must be an integer >= 2, got ${String(visualVocabSize)}`);

@@ -7,6 +7,7 @@ import { EMA } from '../train/ema.js';
 import { freezeWeights, ProjectedViT } from './projected_vit.js';
 import { checkViews, vitOf, type SiameseForwardOptions, type SiameseOutput } from './simsiam.js';
 import type { VitBackboneConfig } from './vit.js';
+import { checkConfigObject } from '../utils/config.js';
 
 /** Config of {@link BYOL}. Backbone defaults: ViT-S/16 at 224 px; heads: the paper's. */
 export interface BYOLConfig extends VitBackboneConfig {
@@ -37,7 +38,7 @@ export class BYOL extends Module {
   private readonly ema: EMA;
 
   constructor(config: BYOLConfig = {}) {
-    super({ name: config.name, seed: config.seed });
+    super({ name: checkConfigObject('BYOL', config).name, seed: config.seed });
     const momentum = config.momentum ?? 0.996;
     if (!(typeof momentum === 'number' && momentum >= 0 && momentum <= 1)) {
       throw new Error(`BYOL: momentum must be a number in [0, 1], got ${String(momentum)}`);

@@ -7,6 +7,7 @@ import { l2Normalize, similarity } from '../losses/common.js';
 import type { RandomSource } from '../masking/common.js';
 import { ClipVisionTransformer, type ClipVisionConfig, type ClipVisionForwardOptions } from './clip_vision.js';
 import { TextTransformer, type TextForwardOptions, type TextTransformerConfig } from './text_transformer.js';
+import { checkConfigObject } from '../utils/config.js';
 
 /** Config of {@link CLIP}. Defaults: open_clip `CLIP` with its default towers (ViT-B/16 image tower, 12-layer 512-wide text tower, E = 512). */
 export interface CLIPConfig {
@@ -79,7 +80,7 @@ export class CLIP extends Module {
   readonly logitScale: Weight;
 
   constructor(config: CLIPConfig = {}) {
-    super({ name: config.name, seed: config.seed });
+    super({ name: checkConfigObject('CLIP', config).name, seed: config.seed });
     const c = {
       embedDim: config.embedDim ?? 512,
       quickGelu: config.quickGelu ?? false,
@@ -219,6 +220,7 @@ export class FLIP extends CLIP {
   unmasked = false;
 
   constructor(config: FLIPConfig = {}) {
+    checkConfigObject('FLIP', config);
     const maskRatio = config.maskRatio ?? 0.5;
     if (!(typeof maskRatio === 'number' && maskRatio >= 0 && maskRatio < 1)) {
       throw new Error(`FLIP: maskRatio must be in [0, 1), got ${maskRatio}`);

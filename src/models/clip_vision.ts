@@ -10,6 +10,7 @@ import { RandomMasker } from '../masking/random_masker.js';
 import type { RandomSource } from '../masking/common.js';
 import { linear } from '../ops/matmul.js';
 import { gatherTokens } from '../ops/permute.js';
+import { checkConfigObject } from '../utils/config.js';
 
 /** Config of {@link ClipVisionTransformer}. Defaults: open_clip `CLIPVisionCfg` (ViT-B/16 at 224 px, output 512). */
 export interface ClipVisionConfig {
@@ -129,7 +130,7 @@ export class ClipVisionTransformer extends Module {
   readonly proj: Weight;
 
   constructor(config: ClipVisionConfig = {}) {
-    super({ name: config.name, seed: config.seed });
+    super({ name: checkConfigObject('ClipVisionTransformer', config).name, seed: config.seed });
     const c: ResolvedClipVisionConfig = {
       imageSize: toPair('imageSize', 'ClipVisionTransformer', config.imageSize ?? 224),
       patchSize: config.patchSize ?? 16,

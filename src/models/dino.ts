@@ -9,6 +9,7 @@ import { namedTrainableVariables, namedVariables } from '../train/param_groups.j
 import { cosineMomentum } from '../train/schedules.js';
 import { deriveSeed } from '../utils/random.js';
 import { VisionTransformer, type VitBackboneConfig, type VitFeatures, type VitForwardOptions } from './vit.js';
+import { checkConfigObject, requireConfig } from '../utils/config.js';
 
 /**
  * Config of {@link DINO}: the backbone's {@link VitBackboneConfig} (DINO's
@@ -98,7 +99,7 @@ export class MultiCropWrapper extends Module {
   readonly head: DINOHead;
 
   constructor(config: MultiCropWrapperConfig) {
-    super({ name: config.name, seed: config.seed });
+    super({ name: requireConfig('MultiCropWrapper', config).name, seed: config.seed });
     if (!(config.backbone instanceof VisionTransformer)) throw new Error('MultiCropWrapper: backbone must be a VisionTransformer');
     if (!(config.head instanceof DINOHead)) throw new Error('MultiCropWrapper: head must be a DINOHead');
     if (config.backbone.numPrefixTokens !== 1) throw new Error('MultiCropWrapper: the backbone needs a class token (classToken: true)');
@@ -240,7 +241,7 @@ export class DINO extends Module {
   readonly ema: EMA;
 
   constructor(config: DINOConfig = {}) {
-    super({ name: config.name, seed: config.seed });
+    super({ name: checkConfigObject('DINO', config).name, seed: config.seed });
     const c = resolveDinoConfig(config);
     // The loss validates its own numbers (temperatures > 0, warm-up <= epochs) before any weight exists.
     const dinoLoss = new DINOLoss({
@@ -451,6 +452,7 @@ serialization.registerClass(DINO);
  * theirs when {@link DINO} builds them.
  */
 export function resolveDinoConfig(config: DINOConfig = {}): ResolvedDINOConfig {
+  checkConfigObject('DINO', config);
   const imgSize = config.imgSize ?? 224;
   const c: ResolvedDINOConfig = {
     imgSize: typeof imgSize === 'number' ? [imgSize, imgSize] : [imgSize[0], imgSize[1]],

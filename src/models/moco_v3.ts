@@ -8,6 +8,7 @@ import { EMA } from '../train/ema.js';
 import { deriveSeed } from '../utils/random.js';
 import { freezeWeights, ProjectedViT } from './projected_vit.js';
 import type { VitBackboneConfig } from './vit.js';
+import { checkConfigObject, describeValue, optionalSeed } from '../utils/config.js';
 
 /**
  * Config of {@link MoCoV3}. Defaults are moco-v3's ViT recipe
@@ -108,7 +109,7 @@ export class MoCoV3 extends Module {
   private readonly ema: EMA;
 
   constructor(config: MoCoV3Config = {}) {
-    super({ name: config.name, seed: config.seed });
+    super({ name: checkConfigObject('MoCoV3', config).name, seed: config.seed });
     const c: ResolvedMoCoV3Config = {
       imgSize: config.imgSize ?? 224,
       patchSize: config.patchSize ?? 16,
@@ -258,6 +259,8 @@ function checkMomentum(fn: string, name: string, m: unknown): void {
  * 3 for the channels).
  */
 export function mocoV3InitWeights(encoder: ProjectedViT, seed: number): void {
+  if (!(encoder instanceof ProjectedViT)) throw new Error(`mocoV3InitWeights: encoder must be a ProjectedViT, got ${describeValue(encoder)}`);
+  optionalSeed('mocoV3InitWeights', seed);
   const vit = encoder.vit;
   const D = vit.config.embedDim;
   const write = (w: { shape: (number | null)[]; write(t: tf.Tensor): void }, init: Parameters<typeof initTensor>[0], name: string) => {

@@ -4,6 +4,7 @@ import { MlpHead, type MlpHeadConfig } from '../heads/mlp_head.js';
 import { batchNormBuffers } from '../layers/batch_norm.js';
 import { Module, type Weight } from '../layers/module.js';
 import { VisionTransformer, type VisionTransformerConfig } from './vit.js';
+import { requireConfig, describeValue } from '../utils/config.js';
 
 /** Config of {@link ProjectedViT}. */
 export interface ProjectedViTConfig {
@@ -40,7 +41,10 @@ export class ProjectedViT extends Module {
   readonly head: MlpHead;
 
   constructor(config: ProjectedViTConfig) {
-    super({ name: config.name, seed: config.seed });
+    super({ name: requireConfig('ProjectedViT', config).name, seed: config.seed });
+    if (config.vit === null || typeof config.vit !== 'object' || Array.isArray(config.vit)) {
+      throw new Error(`ProjectedViT: vit must be a VisionTransformer config object, got ${describeValue(config.vit)}`);
+    }
     if (config.vit.classToken === false) {
       throw new Error('ProjectedViT: the ViT needs its class token (classToken false), whose output feeds the head');
     }

@@ -6,6 +6,7 @@ import { Module } from '../layers/module.js';
 import { simsiamLoss } from '../losses/simsiam.js';
 import { ProjectedViT } from './projected_vit.js';
 import type { VitBackboneConfig, VisionTransformerConfig } from './vit.js';
+import { checkConfigObject } from '../utils/config.js';
 
 /** Config of {@link SimSiam}. Backbone defaults: ViT-S/16 at 224 px; heads: SimSiam's. */
 export interface SimSiamConfig extends VitBackboneConfig {
@@ -71,7 +72,7 @@ export class SimSiam extends Module {
   readonly predictor: MlpHead;
 
   constructor(config: SimSiamConfig = {}) {
-    super({ name: config.name, seed: config.seed });
+    super({ name: checkConfigObject('SimSiam', config).name, seed: config.seed });
     const vit = vitOf(config);
     const dim = config.dim ?? 2048;
     this.encoder = this.addModule(

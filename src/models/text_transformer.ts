@@ -8,6 +8,7 @@ import type { MlpActivation } from '../layers/mlp.js';
 import { Module, type Weight } from '../layers/module.js';
 import { linear } from '../ops/matmul.js';
 import { deriveSeed } from '../utils/random.js';
+import { checkConfigObject, describeValue, optionalSeed, requireInt } from '../utils/config.js';
 
 /**
  * How {@link TextTransformer} pools its tokens into one feature per text
@@ -104,6 +105,11 @@ export function checkTokenIds(owner: string, ids: unknown, vocabSize: number, co
  * `c_fc.weight ~ N(0, (2W)^-0.5)` (biases as constructed).
  */
 export function openClipInitBlocks(blocks: readonly Block[], width: number, seed: number): void {
+  if (!Array.isArray(blocks) || blocks.some((b) => !(b instanceof Block))) {
+    throw new Error(`openClipInitBlocks: blocks must be an array of Blocks, got ${describeValue(blocks)}`);
+  }
+  requireInt('openClipInitBlocks', 'width', width);
+  optionalSeed('openClipInitBlocks', seed);
   const layers = blocks.length;
   const projStd = width ** -0.5 * (2 * layers) ** -0.5;
   const attnStd = width ** -0.5;
@@ -158,7 +164,7 @@ export class TextTransformer extends Module {
   readonly textProjection: Weight | null;
 
   constructor(config: TextTransformerConfig = {}) {
-    super({ name: config.name, seed: config.seed });
+    super({ name: checkConfigObject('TextTransformer', config).name, seed: config.seed });
     const c: ResolvedTextTransformerConfig = {
       vocabSize: config.vocabSize ?? 49408,
       contextLength: config.contextLength ?? 77,

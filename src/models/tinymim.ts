@@ -3,7 +3,8 @@ import { serialization } from '@tensorflow/tfjs-core';
 import { Module } from '../layers/module.js';
 import { relationDistillationLoss, relationsFromQkv, type Relations } from '../losses/relation.js';
 import { freezeWeights } from './projected_vit.js';
-import type { VisionTransformer } from './vit.js';
+import { VisionTransformer } from './vit.js';
+import { checkConfigObject, describeValue } from '../utils/config.js';
 
 /** Config of {@link TinyMIM}. Defaults are TinyMIM's best setting: last block to last block, Q-K and V-V. */
 export interface TinyMIMConfig {
@@ -70,8 +71,12 @@ export class TinyMIM extends Module {
   readonly config: { teacherBlock: number; studentBlock: number; relationHeads: number };
 
   constructor(teacher: VisionTransformer, student: VisionTransformer, config: TinyMIMConfig = {}) {
-    super({ name: config.name });
+    super({ name: (config as TinyMIMConfig | undefined)?.name });
     const fn = 'TinyMIM';
+    for (const [who, v] of [['teacher', teacher], ['student', student]] as const) {
+      if (!(v instanceof VisionTransformer)) throw new Error(`${fn}: ${who} must be a VisionTransformer, got ${describeValue(v)}`);
+    }
+    checkConfigObject(fn, config);
     if (teacher === student) throw new Error(`${fn}: teacher and student must be two different ViTs`);
     const tokens = (v: VisionTransformer) => v.numPrefixTokens + v.numPatches;
     if (tokens(teacher) !== tokens(student)) {

@@ -2,7 +2,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import { l2Normalize } from '../losses/common.js';
 import { matMul } from '../ops/matmul.js';
 import type { TextTokenizer } from '../tokenizers/text/types.js';
-import type { CLIP } from './clip.js';
+import { CLIP } from './clip.js';
+import { describeValue } from '../utils/config.js';
 
 /** A prompt template: a string with `{}` where the class name goes (`'a photo of a {}.'`), or a function of the name. */
 export type PromptTemplate = string | ((classname: string) => string);
@@ -32,6 +33,7 @@ export function zeroShotClassifier(
   options: ZeroShotClassifierOptions = {},
 ): tf.Tensor2D {
   const fn = 'zeroShotClassifier';
+  if (!(model instanceof CLIP)) throw new Error(`${fn}: model must be a CLIP, got ${describeValue(model)}`);
   if (!Array.isArray(classnames) || classnames.length === 0 || classnames.some((c) => typeof c !== 'string')) {
     throw new Error(`${fn}: classnames must be a non-empty array of strings, got ${Array.isArray(classnames) ? `${classnames.length} entries` : typeof classnames}`);
   }
@@ -76,6 +78,7 @@ export interface ZeroShotLogitsOptions {
  * the predicted class is the row's argmax.
  */
 export function zeroShotLogits(model: CLIP, images: tf.Tensor, classifier: tf.Tensor, options: ZeroShotLogitsOptions = {}): tf.Tensor2D {
+  if (!(model instanceof CLIP)) throw new Error(`zeroShotLogits: model must be a CLIP, got ${describeValue(model)}`);
   const E = model.visual.outputDim;
   if (!(classifier instanceof tf.Tensor) || classifier.rank !== 2 || classifier.shape[1] !== E) {
     throw new Error(

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { requireTensor } from '../utils/config.js';
+import { describeValue } from '../utils/config.js';
 
 /**
  * Every matrix product of the library goes through this file, so that the
@@ -19,6 +19,7 @@ let explicitTransposeOverride: boolean | undefined;
  * Meant for benchmarks and tests that compare the two paths.
  */
 export function setExplicitTranspose(value: boolean | undefined): void {
+  if (value !== undefined && typeof value !== 'boolean') throw new Error(`setExplicitTranspose: value must be a boolean or undefined, got ${describeValue(value)}`);
   explicitTransposeOverride = value;
 }
 
@@ -76,8 +77,8 @@ function variant(ta: boolean, tb: boolean): MatMulFn {
  * operands on every backend.
  */
 export function matMul(a: tf.Tensor, b: tf.Tensor, transposeA = false, transposeB = false): tf.Tensor {
-  requireTensor('matMul', 'a', a);
-  requireTensor('matMul', 'b', b);
+  if (!(a instanceof tf.Tensor)) throw new Error(`matMul: a must be a tf.Tensor, got ${describeValue(a)}`);
+  if (!(b instanceof tf.Tensor)) throw new Error(`matMul: b must be a tf.Tensor, got ${describeValue(b)}`);
   if (a.rank < 2 || a.rank !== b.rank) {
     throw new Error(
       `matMul: operands must have equal rank >= 2, got a.shape=[${a.shape}] and b.shape=[${b.shape}]`,
@@ -92,9 +93,9 @@ export function matMul(a: tf.Tensor, b: tf.Tensor, transposeA = false, transpose
  * import), `bias` is `[out]`. Computed as one rank-2 product.
  */
 export function linear(x: tf.Tensor, weight: tf.Tensor, bias?: tf.Tensor | null): tf.Tensor {
-  requireTensor('linear', 'x', x);
-  requireTensor('linear', 'weight', weight);
-  if (bias !== undefined && bias !== null) requireTensor('linear', 'bias', bias);
+  if (!(x instanceof tf.Tensor)) throw new Error(`linear: x must be a tf.Tensor, got ${describeValue(x)}`);
+  if (!(weight instanceof tf.Tensor)) throw new Error(`linear: weight must be a tf.Tensor, got ${describeValue(weight)}`);
+  if (bias != null && !(bias instanceof tf.Tensor)) throw new Error(`linear: bias must be a tf.Tensor or null, got ${describeValue(bias)}`);
   return tf.tidy(() => {
     const inDim = weight.shape[0]!;
     const outDim = weight.shape[1]!;

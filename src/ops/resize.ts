@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { matMul } from './matmul.js';
+import { checkTensorArg, describeValue } from '../utils/config.js';
 
 /**
  * Resizing as constant interpolation matrices: the weights of PyTorch's
@@ -183,6 +184,7 @@ function axisOpts(o: ResizeOptions, axis: 0 | 1): InterpolationOptions {
  */
 export function resizeGrid(x: tf.Tensor, outHW: number | [number, number], opts: ResizeOptions = {}): tf.Tensor {
   const fn = 'resizeGrid';
+  checkTensorArg(fn, 'x', x);
   if (x.rank !== 3 && x.rank !== 4) {
     throw new Error(`${fn}: x must be [B, H, W, C] or [H, W, C] (NHWC), got shape [${x.shape}]`);
   }
@@ -244,6 +246,7 @@ export function resamplePosTable(
   opts: ResamplePosTableOptions = {},
 ): tf.Tensor {
   const fn = 'resamplePosTable';
+  checkTensorArg(fn, 'table', table);
   const [fh, fw] = hwPair(fn, 'fromGrid', fromGrid);
   const [th, tw] = hwPair(fn, 'toGrid', toGrid);
   const P = opts.numPrefixTokens ?? 1;
@@ -287,6 +290,10 @@ export function resamplePosTableData(
   opts: ResamplePosTableOptions = {},
 ): Float32Array {
   const fn = 'resamplePosTableData';
+  if (values === null || typeof values !== 'object' || typeof values.length !== 'number') {
+    throw new Error(`${fn}: values must be an array or typed array of numbers, got ${describeValue(values)}`);
+  }
+  if (!Number.isInteger(embedDim) || embedDim < 1) throw new Error(`${fn}: embedDim must be a positive integer, got ${describeValue(embedDim)}`);
   const [fh, fw] = hwPair(fn, 'fromGrid', fromGrid);
   const [th, tw] = hwPair(fn, 'toGrid', toGrid);
   const P = opts.numPrefixTokens ?? 1;

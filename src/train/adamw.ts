@@ -5,7 +5,6 @@ import {
   type NamedVariables,
   type ParamGroup,
 } from './param_groups.js';
-import { describeValue } from '../utils/config.js';
 
 /**
  * What {@link trainStep} needs of an optimiser: apply one set of gradients,
@@ -176,8 +175,9 @@ export class AdamW implements GradientOptimizer {
    */
   constructor(params: NamedVariables | ParamGroup[], config: AdamWConfig = {}) {
     if (params === null || typeof params !== 'object') {
-      throw new Error(`AdamW: params must be a Module, a Map<string, Variable> or a ParamGroup[], got ${describeValue(params)}`);
+      throw new Error(`AdamW: params must be a Module, a Map of tf.Variables or an array of parameter groups, got ${params === null ? 'null' : typeof params}`);
     }
+    if (config === null || typeof config !== 'object') throw new Error(`AdamW: config must be an object (or omitted), got ${String(config)}`);
     const lr = config.lr ?? 1e-3;
     checkLr('AdamW', lr);
     const betas = config.betas ?? [0.9, 0.999];
@@ -416,7 +416,6 @@ export class AdamW implements GradientOptimizer {
  * (float32 scalar). The moments are the state's own tensors, not copies.
  */
 export function adamWStateToTensors(state: AdamWState): Map<string, tf.Tensor> {
-  if (state === null || typeof state !== 'object' || !(state.params instanceof Map)) throw new Error(`adamWStateToTensors: state must be an AdamWState (from AdamW.getState), got ${describeValue(state)}`);
   const out = new Map<string, tf.Tensor>();
   out.set('lr', tf.scalar(state.lr, 'float32'));
   for (const [name, s] of state.params) {
@@ -434,7 +433,6 @@ export function adamWStateToTensors(state: AdamWState): Map<string, tf.Tensor> {
  * `step` scalars are read and may be disposed by the caller.
  */
 export function adamWStateFromTensors(tensors: ReadonlyMap<string, tf.Tensor>): AdamWState {
-  if (!(tensors instanceof Map)) throw new Error(`adamWStateFromTensors: tensors must be a Map<string, tf.Tensor>, got ${describeValue(tensors)}`);
   const lrT = tensors.get('lr');
   if (lrT === undefined || lrT.size !== 1) {
     throw new Error(`adamWStateFromTensors: tensors must hold a scalar 'lr', got ${lrT === undefined ? 'none' : `shape [${lrT.shape}]`}`);

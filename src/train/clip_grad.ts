@@ -1,5 +1,4 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { requireTensor } from '../utils/config.js';
 
 /** Result of {@link clipGradNorm}. */
 export interface ClippedGrads<T extends tf.NamedTensorMap | tf.Tensor[]> {
@@ -35,7 +34,7 @@ export function normTensor(grads: tf.Tensor[]): tf.Scalar {
  * empty set.
  */
 export function globalGradNorm(grads: tf.NamedTensorMap | tf.Tensor[]): number {
-  checkGrads('globalGradNorm', grads);
+  if (grads === null || typeof grads !== 'object') throw new Error(`globalGradNorm: grads must be an array or a name-to-tensor map of tf.Tensors, got ${grads === null ? 'null' : typeof grads}`);
   const list = Array.isArray(grads) ? grads : Object.values(grads);
   if (list.length === 0) return 0;
   const t = normTensor(list);
@@ -112,7 +111,6 @@ export function clipGradNormTensor<T extends tf.NamedTensorMap | tf.Tensor[]>(
   grads: T,
   maxNorm: number,
 ): { grads: T; totalNorm: tf.Scalar } {
-  checkGrads(fn, grads);
   if (!Number.isFinite(maxNorm) || maxNorm <= 0) {
     throw new Error(`${fn}: maxNorm must be a finite number > 0, got ${maxNorm}`);
   }
@@ -135,12 +133,4 @@ export function clipGradNormTensor<T extends tf.NamedTensorMap | tf.Tensor[]>(
     named[k] = scaled[i]!;
   });
   return { grads: named as T, totalNorm: total as tf.Scalar };
-}
-
-/** `grads` must be a list or name map of live tensors. */
-function checkGrads(fn: string, grads: unknown): void {
-  if (grads === null || typeof grads !== 'object') {
-    throw new Error(`${fn}: grads must be a tf.NamedTensorMap or a tf.Tensor[], got ${grads === null ? 'null' : typeof grads}`);
-  }
-  for (const [k, g] of Object.entries(grads as Record<string, unknown>)) requireTensor(fn, `grads['${k}']`, g);
 }

@@ -20,6 +20,9 @@ function checkMomentum(fn: string, m: number): void {
 }
 
 function toNamed(fn: string, arg: string, x: NamedVariables | tf.Variable[]): Map<string, tf.Variable> {
+  if (x === null || typeof x !== 'object') {
+    throw new Error(`${fn}: ${arg} must be a Module, a Map of tf.Variables or an array of them, got ${x === null ? 'null' : typeof x}`);
+  }
   if (Array.isArray(x)) {
     const out = new Map<string, tf.Variable>();
     x.forEach((v, i) => {

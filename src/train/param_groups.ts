@@ -1,7 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { LayerVariable } from '@tensorflow/tfjs-layers';
 import { Module } from '../layers/module.js';
-import { describeValue } from '../utils/config.js';
 
 /**
  * Where an optimiser's parameters come from: a {@link Module} (its trainable
@@ -125,8 +124,6 @@ export const DEFAULT_NO_WEIGHT_DECAY: readonly string[] = [
  * @param noDecay keywords; default {@link DEFAULT_NO_WEIGHT_DECAY}.
  */
 export function decays(name: string, shape: readonly number[], noDecay: readonly string[] = DEFAULT_NO_WEIGHT_DECAY): boolean {
-  if (typeof name !== 'string') throw new Error(`decays: name must be a string, got ${describeValue(name)}`);
-  if (!Array.isArray(shape)) throw new Error(`decays: shape must be an array, got ${describeValue(shape)}`);
   if (shape.length <= 1) return false;
   if (name === 'bias' || name.endsWith('.bias')) return false;
   const local = name.slice(name.lastIndexOf('.') + 1);
@@ -178,7 +175,6 @@ function checkWeightDecay(fn: string, wd: number): void {
  * decaying first.
  */
 export function paramGroupsWeightDecay(source: NamedVariables, config: WeightDecayGroupsConfig = {}): ParamGroup[] {
-  if (source === null || typeof source !== 'object') throw new Error(`paramGroupsWeightDecay: source must be a Module or a Map<string, Variable>, got ${describeValue(source)}`);
   const weightDecay = config.weightDecay ?? 0.05;
   checkWeightDecay('paramGroupsWeightDecay', weightDecay);
   const decay = new Map<string, tf.Variable>();
@@ -209,7 +205,7 @@ function checkNumLayers(fn: string, numLayers: number): void {
  * @param numLayers number of transformer blocks (the model's depth).
  */
 export function layerId(name: string, numLayers: number): number {
-  if (typeof name !== 'string') throw new Error(`layerId: name must be a string, got ${describeValue(name)}`);
+  if (typeof name !== 'string') throw new Error(`layerId: name must be a parameter name string, got ${name === null ? 'null' : typeof name}`);
   checkNumLayers('layerId', numLayers);
   if (['cls_token', 'mask_token', 'dist_token', 'pos_embed'].includes(name)) return 0;
   if (name === 'patch_embed' || name.startsWith('patch_embed.')) return 0;
@@ -269,8 +265,6 @@ export interface LayerDecayGroupsConfig {
  * Groups appear in the order their first parameter does.
  */
 export function paramGroupsLrd(source: NamedVariables, config: LayerDecayGroupsConfig): ParamGroup[] {
-  if (source === null || typeof source !== 'object') throw new Error(`paramGroupsLrd: source must be a Module or a Map<string, Variable>, got ${describeValue(source)}`);
-  if (config === null || typeof config !== 'object') throw new Error(`paramGroupsLrd: config must be an object with numLayers, got ${describeValue(config)}`);
   const weightDecay = config.weightDecay ?? 0.05;
   const layerDecay = config.layerDecay ?? 0.75;
   checkWeightDecay('paramGroupsLrd', weightDecay);

@@ -14,6 +14,8 @@ export type GaussianBlurOptions = {
 
 /** The normalised 1-D Gaussian of `sigma` over `2 r + 1` taps. */
 export function gaussianKernel1d(sigma: number, radius: number): Float32Array {
+  if (typeof sigma !== 'number' || !(sigma > 0) || !Number.isFinite(sigma)) throw new Error(`gaussianKernel1d: sigma must be a finite number > 0, got ${String(sigma)}`);
+  if (!Number.isInteger(radius) || radius < 0 || radius > 4096) throw new Error(`gaussianKernel1d: radius must be an integer in [0, 4096], got ${String(radius)}`);
   const k = new Float32Array(2 * radius + 1);
   let s = 0;
   for (let i = -radius; i <= radius; i++) s += k[i + radius] = Math.exp(-(i * i) / (2 * sigma * sigma));

@@ -127,6 +127,9 @@ export function twoViews(
   images: tf.Tensor4D,
   options: { size: number; scale?: readonly [number, number]; jitter?: Omit<ColorJitterOptions, 'rng'> | null; normalize?: Normalization | null; rng: Rng },
 ): [tf.Tensor4D, tf.Tensor4D] {
+  checkImages('twoViews', images);
+  if (options === null || typeof options !== 'object') throw new Error(`twoViews: options must be an object with size and rng, got ${String(options)}`);
+  checkRng('twoViews', options.rng);
   const v1 = augmentView(images, { ...options, blurP: 1 });
   try {
     return [v1, augmentView(images, { ...options, blurP: 0.1, solarizeP: 0.2 })];

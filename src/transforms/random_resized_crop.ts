@@ -24,6 +24,13 @@ export type CropBox = { top: number; left: number; height: number; width: number
  * ratio clamped to `ratio`.
  */
 export function randomCropBox(height: number, width: number, scale: readonly [number, number], ratio: readonly [number, number], rng: Rng): CropBox {
+  const fn = 'randomCropBox';
+  for (const [name, v] of [['height', height], ['width', width]] as const) {
+    if (!Number.isInteger(v) || v < 1) throw new Error(`${fn}: ${name} must be a positive integer, got ${String(v)}`);
+  }
+  checkRange(fn, 'scale', scale, Number.MIN_VALUE);
+  checkRange(fn, 'ratio', ratio, Number.MIN_VALUE);
+  checkRng(fn, rng);
   const area = height * width;
   const logRatio = [Math.log(ratio[0]), Math.log(ratio[1])] as const;
   for (let attempt = 0; attempt < 10; attempt++) {

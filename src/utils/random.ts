@@ -74,7 +74,7 @@ export class Rng {
  */
 export function deriveSeed(seed: number, name: string): number {
   if (typeof seed !== 'number' || !Number.isFinite(seed)) throw new Error(`deriveSeed: seed must be a finite number, got ${String(seed)}`);
-  if (typeof name !== 'string') throw new Error(`deriveSeed: name must be a string, got ${typeof name}`);
+  if (typeof name !== 'string') throw new Error(`deriveSeed: name must be a string, got ${name === null ? 'null' : typeof name}`);
   let h = (0x811c9dc5 ^ (Math.floor(seed) >>> 0)) >>> 0;
   for (let i = 0; i < name.length; i++) {
     h ^= name.charCodeAt(i);

@@ -12,6 +12,7 @@ export interface WordTokenizerConfig {
 
 /** Splits a text into words and single punctuation marks (Unicode letters and digits form words). */
 export function splitWords(text: string): string[] {
+  if (typeof text !== 'string') throw new Error(`splitWords: text must be a string, got ${text === null ? 'null' : typeof text}`);
   return text.match(/[\p{L}\p{N}]+|[^\s\p{L}\p{N}]/gu) ?? [];
 }
 
