@@ -18,14 +18,14 @@ function batch(rng: Rng, n: number): tf.Tensor4D {
   return tf.tensor4d(px, [n, 32, 32, 1]); // NHWC
 }
 
-const steps = 40;
+const steps = 60;
 const mae = new MAE({ ...maeMicro, imgSize: 32, inChans: 1, normPixLoss: true, seed: 0 });
 const opt = new AdamW(mae, { lr: 3e-3, betas: [0.9, 0.95], weightDecay: 0.05 });
-const lr = cosineSchedule({ baseLr: 3e-3, warmupSteps: 4, totalSteps: steps + 1 });
+const lr = cosineSchedule({ baseLr: 3e-3, warmupSteps: 6, totalSteps: steps + 1 });
 const rng = new Rng(0);
 const start = performance.now();
 for (let step = 1; step <= steps; step++) {
-  const x = batch(rng, 32);
+  const x = batch(rng, 64);
   const { loss } = trainStep(() => mae.forward(x, { training: true }).loss, mae, opt, { lr: lr(step) });
   x.dispose();
   if (step % 10 === 0) console.log(`step ${step}  loss ${loss.toFixed(4)}  ${((performance.now() - start) / 1000).toFixed(0)} s`);

@@ -7,6 +7,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import {
   AdamW,
+  BatchNorm1d,
   cosineSchedule,
   Linear,
   namedTrainableVariables,
@@ -56,12 +57,19 @@ function pooled(encoder: VisionTransformer, x: tf.Tensor4D, training: boolean): 
 
 /**
  * Fine-tunes `encoder` (in place) with a new linear head on the mean patch
- * token, AdamW with MAE's layer-wise decay, cross-entropy; returns the
+ * token (standardised by a BatchNorm without affine, as MAE's linear probe
+ * does), AdamW with MAE's layer-wise decay, cross-entropy; returns the
  * held-out accuracy on `test`.
  */
 export function fineTune(encoder: VisionTransformer, train: LabelledImages, test: LabelledImages, numClasses: number, o: FineTuneOptions): number {
   const D = encoder.config.embedDim;
+  // MAE's linear probe standardises the features with a BatchNorm without
+  // affine before the head: a pretrained encoder's pooled features vary
+  // little between images next to their common offset, and a plain linear
+  // head on them barely moves in a short run.
+  const bn = new BatchNorm1d({ numFeatures: D, affine: false });
   const head = new Linear({ inFeatures: D, outFeatures: numClasses, seed: o.seed });
+  const classify = (x: tf.Tensor4D, training: boolean): tf.Tensor => head.forward(bn.forward(pooled(encoder, x, training), { training }));
   const vars = new Map([...namedTrainableVariables(encoder), ...[...namedTrainableVariables(head)].map(([k, v]) => [`head.${k}`, v] as const)]);
   const optimizer = new AdamW(paramGroupsLrd(vars, { numLayers: encoder.config.depth, layerDecay: o.layerDecay, weightDecay: 0.05 }), {
     lr: o.lr,
@@ -80,7 +88,7 @@ export function fineTune(encoder: VisionTransformer, train: LabelledImages, test
     const y = tf.oneHot(tf.tensor1d(idx.map((i) => train.labels[i]!), 'int32'), numClasses);
     const yf = tf.cast(y, 'float32');
     const { loss } = trainStep(
-      () => tf.losses.softmaxCrossEntropy(yf, head.forward(pooled(encoder, x, true))) as tf.Scalar,
+      () => tf.losses.softmaxCrossEntropy(yf, classify(x, true)) as tf.Scalar,
       vars,
       optimizer,
       { lr: schedule(step + 1) },
@@ -90,9 +98,10 @@ export function fineTune(encoder: VisionTransformer, train: LabelledImages, test
     progress.update(step + 1, { loss: loss.toFixed(4), avg: avg.toFixed(4) });
   }
   progress.finish();
-  const acc = accuracy(test, (x) => head.forward(pooled(encoder, x, false)), numClasses);
+  const acc = accuracy(test, (x) => classify(x, false), numClasses);
   optimizer.dispose();
   head.dispose();
+  bn.dispose();
   return acc;
 }
 
