@@ -70,7 +70,7 @@ function readCount(src: SafetensorsFile | Map<string, tf.Tensor>, key: string): 
 }
 
 /**
- * {@link loadWeights} for models with {@link BatchNorm1d}: the
+ * {@link loadWeights} for models with {@link layers.BatchNorm1d | BatchNorm1d}: the
  * `num_batches_tracked` buffers are skipped by the weight loader and read
  * into the modules' counters (each must be a scalar non-negative integer;
  * in strict mode, the default, every BatchNorm must have one). Everything is

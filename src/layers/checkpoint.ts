@@ -63,7 +63,7 @@ export function checkpoint(
 
 /**
  * One transformer block's forward as a stack runs it, checkpointed
- * ({@link checkpoint}) when `checkpointing` is set and the call allows it:
+ * ({@link layers.checkpoint | checkpoint}) when `checkpointing` is set and the call allows it:
  * not when attention maps are asked for (they are forward-only), and not in
  * training mode with drop path (a recomputation would draw another path),
  * which throws instead of silently giving other gradients.

@@ -340,7 +340,7 @@ export class DINO extends Module {
   /**
    * DINO's loss of student outputs `[ncrops * B, K]` against teacher outputs
    * `[2B, K]` at `epoch` (teacher-temperature schedule), with the current
-   * center ({@link DINOLoss.call}).
+   * center (`DINOLoss.call`).
    */
   loss(studentOutput: tf.Tensor, teacherOutput: tf.Tensor, epoch: number): tf.Scalar {
     return this.dinoLoss.call(studentOutput, teacherOutput, epoch);

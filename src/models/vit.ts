@@ -50,7 +50,7 @@ export interface VitBackboneConfig {
   /** LayerNorm epsilon of every norm. Default 1e-6 (`partial(nn.LayerNorm, eps=1e-6)` in timm's ViT, MAE, BEiT and SimMIM). */
   normEps?: number;
   /**
-   * Activation checkpointing of every block ({@link checkpoint}): the
+   * Activation checkpointing of every block ({@link layers.checkpoint | checkpoint}): the
    * backward pass recomputes each block from its input instead of keeping
    * its intermediates, so a training step holds one `[B, T, D]` tensor per
    * block plus one block's intermediates, at the price of about a third
