@@ -5,6 +5,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
+import { silenceNodeBanner } from '../examples/lib/runtime.js';
 
 export type BackendName = 'cpu' | 'wasm';
 
@@ -14,27 +15,6 @@ export function backendFromEnv(): BackendName {
     throw new Error(`MIMKIT_BACKEND must be 'cpu' or 'wasm', got '${b}'`);
   }
   return b;
-}
-
-/**
- * tfjs-backend-cpu prints "Hi, looks like you are running TensorFlow.js in
- * Node.js..." on the first tensor it stores under Node (once per process,
- * whichever backend the run then uses). Stores one throw-away value with
- * tfjs's logging off (`PROD`, which in tfjs 4.22 only gates `console.warn`/
- * `console.log` of tfjs itself), then restores the flag, so that banner never
- * shows and every other tfjs warning still does.
- */
-export function silenceNodeBanner(): void {
-  const cpu = tf.findBackend('cpu');
-  if (!cpu) return;
-  const env = tf.env();
-  const prod = env.getBool('PROD');
-  env.set('PROD', true);
-  try {
-    cpu.disposeData(cpu.write(new Float32Array(1), [1], 'float32'));
-  } finally {
-    env.set('PROD', prod);
-  }
 }
 
 export async function useBackend(name: BackendName = backendFromEnv()): Promise<void> {
