@@ -2,7 +2,7 @@
  * Tensor operations the blocks are built from: the backend-aware `matMul`, token gathers with gather-only gradients, and gradient registration.
  * @module ops
  */
-export { matMul, linear, setExplicitTranspose } from './matmul.js';
+export { matMul, linear, setExplicitTranspose, setBatchedMatMulPath, type BatchedPath } from './matmul.js';
 export { ensureGradients } from './gradients.js';
 export { gatherTokens, restoreTokens, type TokenIndexOptions } from './permute.js';
 export {

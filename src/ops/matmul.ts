@@ -12,6 +12,14 @@ import { describeValue } from '../utils/config.js';
  */
 
 let explicitTransposeOverride: boolean | undefined;
+let batchedPathOverride: BatchedPath | undefined;
+
+/**
+ * How a batched product (rank >= 3, more than one matrix) is computed:
+ * - `'matmul'`: tfjs's `BatchMatMul` kernel;
+ * - `'depthwise'`: as a depthwise convolution (see {@link matMul}).
+ */
+export type BatchedPath = 'matmul' | 'depthwise';
 
 /**
  * Forces (true) or forbids (false) explicit transposes instead of matMul's
@@ -23,8 +31,25 @@ export function setExplicitTranspose(value: boolean | undefined): void {
   explicitTransposeOverride = value;
 }
 
+/**
+ * Forces how batched products are computed (`'matmul'` or `'depthwise'`, on
+ * any backend); `undefined` restores the default (`'depthwise'` on `wasm`,
+ * `'matmul'` elsewhere). Meant for benchmarks and tests that compare the two.
+ */
+export function setBatchedMatMulPath(value: BatchedPath | undefined): void {
+  if (value !== undefined && value !== 'matmul' && value !== 'depthwise') {
+    throw new Error(`setBatchedMatMulPath: value must be 'matmul', 'depthwise' or undefined, got ${describeValue(value)}`);
+  }
+  batchedPathOverride = value;
+}
+
 function useExplicitTranspose(): boolean {
   if (explicitTransposeOverride !== undefined) return explicitTransposeOverride;
+  return tf.getBackend() === 'wasm';
+}
+
+function useDepthwise(): boolean {
+  if (batchedPathOverride !== undefined) return batchedPathOverride === 'depthwise';
   return tf.getBackend() === 'wasm';
 }
 
@@ -36,8 +61,43 @@ function swapLast(x: tf.Tensor): tf.Tensor {
   return tf.transpose(x, perm);
 }
 
+/**
+ * `op(a) @ op(b)` for `C` matrices at once (`a`, `b` of rank >= 3 with equal
+ * leading dimensions, flattened to `C`), as one depthwise convolution.
+ * With `A = op(a)` `[C, n, m]` and `B = op(b)` `[C, m, k]`: the input is `A`
+ * laid out `[1, n, m, C]` (rows as height, the contracted axis as width, one
+ * channel per matrix), the filter is `B` laid out `[1, m, C, k]` (a `1 x m`
+ * window, channel multiplier `k`), and a `'valid'` convolution leaves width 1:
+ * `out[0, i, 0, c k + j] = sum_t A[c, i, t] B[c, t, j]`. The transpose flags
+ * are folded into the layout permutations. On tfjs-wasm this runs through
+ * XNNPACK's grouped convolution, several times faster than its
+ * `BatchMatMul`, which multiplies batched matrices in a scalar loop.
+ */
+function depthwiseBatchedMatMul(a: tf.Tensor, b: tf.Tensor, ta: boolean, tb: boolean): tf.Tensor {
+  return tf.tidy(() => {
+    const lead = a.shape.slice(0, -2);
+    const C = lead.reduce((p, q) => p * q, 1);
+    const [a1, a2] = a.shape.slice(-2) as [number, number];
+    const [b1, b2] = b.shape.slice(-2) as [number, number];
+    const n = ta ? a2 : a1;
+    const m = ta ? a1 : a2;
+    const k = tb ? b1 : b2;
+    const a3 = tf.reshape(a, [C, a1, a2]);
+    const b3 = tf.reshape(b, [C, b1, b2]);
+    // x[i, t, c] = A[c, i, t]; f[t, c, j] = B[c, t, j].
+    const x = tf.reshape(tf.transpose(a3, ta ? [2, 1, 0] : [1, 2, 0]), [1, n, m, C]) as tf.Tensor4D;
+    const f = tf.reshape(tf.transpose(b3, tb ? [2, 0, 1] : [1, 0, 2]), [1, m, C, k]) as tf.Tensor4D;
+    const out = tf.depthwiseConv2d(x, f, 1, 'valid');
+    return tf.reshape(tf.transpose(tf.reshape(out, [n, C, k]), [1, 0, 2]), [...lead, n, k]);
+  });
+}
+
 /** The forward product, with flags or explicit transposes by backend. */
 function rawMatMul(a: tf.Tensor, b: tf.Tensor, ta: boolean, tb: boolean): tf.Tensor {
+  if (a.rank >= 3 && useDepthwise() && a.shape.slice(0, -2).every((d, i) => d === b.shape[i])) {
+    const C = a.shape.slice(0, -2).reduce((p, q) => p * q, 1);
+    if (C > 1 && a.size > 0 && b.size > 0) return depthwiseBatchedMatMul(a, b, ta, tb);
+  }
   if (useExplicitTranspose() && (ta || tb)) {
     return tf.tidy(() => tf.matMul(ta ? swapLast(a) : a, tb ? swapLast(b) : b));
   }

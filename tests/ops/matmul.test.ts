@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { afterEach, describe, expect, it } from 'vitest';
-import { linear, matMul, setExplicitTranspose } from '../../src/ops/matmul.js';
+import { linear, matMul, setBatchedMatMulPath, setExplicitTranspose } from '../../src/ops/matmul.js';
 import { ensureGradients } from '../../src/ops/gradients.js';
 
 /**
@@ -29,7 +29,10 @@ function expectMatrix(t: tf.Tensor, want: M): void {
   want.forEach((row, i) => row.forEach((v, j) => expect(got[i]![j]!).toBeCloseTo(v, 5)));
 }
 
-afterEach(() => setExplicitTranspose(undefined));
+afterEach(() => {
+  setExplicitTranspose(undefined);
+  setBatchedMatMulPath(undefined);
+});
 
 describe('matMul', () => {
   for (const explicit of [true, false]) {
@@ -86,6 +89,64 @@ describe('matMul', () => {
         gb.forEach((row, p) => row.forEach((v, q) => expect(v).toBeCloseTo(want[p]![q]!, 5)));
       });
     }
+  });
+
+  for (const path of ['matmul', 'depthwise'] as const) {
+    for (const [ta, tb] of [
+      [false, false],
+      [false, true],
+      [true, false],
+      [true, true],
+    ] as const) {
+      it(`batched path ${path}, transposeA=${ta}, transposeB=${tb}: rank-4 values and gradients equal the per-matrix hand product`, async () => {
+        ensureGradients();
+        setBatchedMatMulPath(path);
+        // Leading dims [2, 3]: six different [m, k] @ [k, n] products.
+        const lead = [2, 3];
+        const As = Array.from({ length: 6 }, (_, c) => fill(m, k, (i, j) => Math.cos(c + 0.7 * i - 0.3 * j)));
+        const Bs = Array.from({ length: 6 }, (_, c) => fill(k, n, (i, j) => Math.sin(2 * c - i + 0.5 * j)));
+        const Ws = Array.from({ length: 6 }, (_, c) => fill(m, n, (i, j) => c - i + 2 * j));
+        const stack = (ms: M[], t: boolean): tf.Tensor =>
+          tf.reshape(tf.tensor3d(ms.map((x) => (t ? T(x) : x))), [...lead, t ? ms[0]![0]!.length : ms[0]!.length, t ? ms[0]!.length : ms[0]![0]!.length]);
+        const a = stack(As, ta);
+        const b = stack(Bs, tb);
+        const wt = stack(Ws, false);
+        const profile = await tf.profile(() => matMul(a, b, ta, tb));
+        tf.dispose(profile.result as tf.Tensor);
+        expect(profile.kernelNames.includes('DepthwiseConv2dNative')).toBe(path === 'depthwise');
+        const before = tf.memory().numTensors;
+        const c = matMul(a, b, ta, tb);
+        expect(c.shape).toEqual([...lead, m, n]);
+        const [da, db] = tf.grads((x: tf.Tensor, y: tf.Tensor) => tf.sum(tf.mul(matMul(x, y, ta, tb), wt)))([a, b]);
+        const six = (t: tf.Tensor): M[] => tf.tidy(() => tf.reshape(t, [6, ...t.shape.slice(2)]).arraySync() as M[]);
+        const [cs, das, dbs] = [six(c), six(da!), six(db!)];
+        for (let i = 0; i < 6; i++) {
+          const close = (got: M, want: M): void => want.forEach((row, p) => row.forEach((v, q) => expect(got[p]![q]!).toBeCloseTo(v, 5)));
+          close(cs[i]!, mm(As[i]!, Bs[i]!));
+          const dOpA = mm(Ws[i]!, T(Bs[i]!));
+          const dOpB = mm(T(As[i]!), Ws[i]!);
+          close(das[i]!, ta ? T(dOpA) : dOpA);
+          close(dbs[i]!, tb ? T(dOpB) : dOpB);
+        }
+        tf.dispose([c, da!, db!]);
+        expect(tf.memory().numTensors).toBe(before);
+        tf.dispose([a, b, wt]);
+      });
+    }
+  }
+
+  it('the depthwise path falls back to BatchMatMul for broadcast batch dimensions', () => {
+    setBatchedMatMulPath('depthwise');
+    const a = tf.ones([2, 3, 4]);
+    const b = tf.ones([1, 4, 2]);
+    const c = matMul(a, b);
+    expect(c.shape).toEqual([2, 3, 2]);
+    expect(Array.from(c.dataSync())).toEqual(new Array(12).fill(4));
+    tf.dispose([a, b, c]);
+  });
+
+  it('setBatchedMatMulPath rejects an unknown path, naming it', () => {
+    expect(() => setBatchedMatMulPath('fast' as never)).toThrow(/setBatchedMatMulPath: value must be 'matmul', 'depthwise' or undefined, got/);
   });
 
   it('rejects operands of unequal or too small rank, naming the shapes', () => {
