@@ -13,27 +13,30 @@ import { CONFIG_LIMITS, checkTensorArg, optionalBool, optionalNumber, requireCon
 export function gelu(x: tf.Tensor): tf.Tensor {
   checkTensorArg('gelu', 'x', x, { dtypes: ['float32'] });
   ensureGradients();
-  return geluWithGrad(x);
+  // tidy: the forward's saved Phi(x) is kept only while a gradient tape needs it.
+  return tf.tidy(() => geluWithGrad(x));
 }
 
 const INV_SQRT_2PI = 1 / Math.sqrt(2 * Math.PI);
 
 /**
- * GELU with its own gradient `dy * (Phi(x) + x * phi(x))`, which keeps only the
- * input alive for the backward pass: composed from ops, autodiff would hold
- * five full-size intermediates per MLP until backward (the largest tensors of
- * a ViT training step).
+ * GELU with its own gradient `dy * (Phi(x) + x * phi(x))`. The forward pass
+ * saves the input and `Phi(x)` (the erf is the costliest elementwise kernel
+ * of a ViT step on WASM, so the backward pass does not compute it again);
+ * composed from ops, autodiff would hold five full-size intermediates per MLP
+ * until backward (the largest tensors of a ViT training step).
  */
 const geluWithGrad = tf.customGrad(((x: tf.Tensor, save: tf.GradSaveFunc) => {
-  save([x]);
+  const cdf = tf.tidy(() => tf.mul(tf.add(tf.erf(tf.mul(x, Math.SQRT1_2)), 1), 0.5));
+  save([x, cdf]);
   return {
-    value: tf.tidy(() => tf.mul(tf.mul(x, 0.5), tf.add(tf.erf(tf.mul(x, Math.SQRT1_2)), 1))),
+    value: tf.mul(x, cdf),
     gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
       tf.tidy(() => {
-        const sx = saved[0]!;
-        const cdf = tf.mul(tf.add(tf.erf(tf.mul(sx, Math.SQRT1_2)), 1), 0.5);
-        const pdf = tf.mul(tf.exp(tf.mul(tf.square(sx), -0.5)), INV_SQRT_2PI);
-        return tf.mul(dy, tf.add(cdf, tf.mul(sx, pdf)));
+        const [sx, scdf] = saved as [tf.Tensor, tf.Tensor];
+        // x * phi(x) = x / sqrt(2 pi) * exp(-x^2 / 2)
+        const xPdf = tf.mul(tf.mul(sx, INV_SQRT_2PI), tf.exp(tf.mul(tf.square(sx), -0.5)));
+        return tf.mul(dy, tf.add(scdf, xPdf));
       }),
   };
 }) as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as (x: tf.Tensor) => tf.Tensor;

@@ -25,6 +25,10 @@ describe('gelu', () => {
     );
     g.dispose();
     expect(tf.memory().numTensors).toBe(before);
+    // Outside any tidy and without a tape, only the output stays (the saved Phi(x) is not leaked).
+    const y = gelu(x);
+    expect(tf.memory().numTensors).toBe(before + 1);
+    y.dispose();
     x.dispose();
   });
 });
