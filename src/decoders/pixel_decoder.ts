@@ -15,11 +15,12 @@ import {
   checkTensorArg,
   checkTransformerStack,
   optionalBool,
+  optionalOneOf,
   orDefault,
   requireConfig,
   requireInt,
 } from '../utils/config.js';
-import { runBlock } from '../layers/checkpoint.js';
+import { resolveCheckpointing, runBlock, type Checkpointing } from '../layers/checkpoint.js';
 import type { VitBackboneConfig } from '../models/vit.js';
 
 /** Config of {@link PixelDecoder}. Defaults are MAE's (`mae_vit_*_dec512d8b`). */
@@ -44,8 +45,8 @@ export interface PixelDecoderConfig {
   classToken?: boolean;
   /** LayerNorm epsilon. Default 1e-6 (MAE's `partial(nn.LayerNorm, eps=1e-6)`). */
   normEps?: number;
-  /** Activation checkpointing of the decoder blocks, see {@link VitBackboneConfig.checkpointing}. Default `false`. */
-  checkpointing?: boolean;
+  /** Activation checkpointing of the decoder blocks, see {@link VitBackboneConfig.checkpointing}. Default `'auto'`. */
+  checkpointing?: Checkpointing;
   /** Seed of the initial weights. Default 0. */
   seed?: number;
   /** Layer name. */
@@ -102,7 +103,7 @@ export class PixelDecoder extends Module {
   /** `decoder_pred`: `Dd -> outDim`. */
   readonly decoderPred: Linear;
   /** Whether training steps recompute each decoder block in the backward pass (config `checkpointing`). */
-  checkpointing: boolean;
+  checkpointing: Checkpointing;
 
   constructor(config: PixelDecoderConfig) {
     requireConfig('PixelDecoder', config);
@@ -111,6 +112,7 @@ export class PixelDecoder extends Module {
     checkSize2d('PixelDecoder', 'gridSize', config.gridSize, 4096);
     checkTransformerStack('PixelDecoder', { dim: ['embedDim', orDefault(config.embedDim, 512)], depth: ['depth', orDefault(config.depth, 8)], numHeads: ['numHeads', orDefault(config.numHeads, 16)], mlpRatio: ['mlpRatio', orDefault(config.mlpRatio, 4)] });
     optionalBool('PixelDecoder', 'classToken', config.classToken, true);
+    optionalOneOf('PixelDecoder', 'checkpointing', config.checkpointing, 'auto', [true, false, 'auto'] as const);
     super({ name: config.name, seed: config.seed });
     const c: ResolvedPixelDecoderConfig = {
       encoderDim: config.encoderDim,
@@ -123,7 +125,7 @@ export class PixelDecoder extends Module {
       qkvBias: config.qkvBias ?? 'qkv',
       classToken: config.classToken ?? true,
       normEps: config.normEps ?? 1e-6,
-      checkpointing: config.checkpointing ?? false,
+      checkpointing: config.checkpointing ?? 'auto',
       seed: config.seed ?? 0,
     };
     for (const k of ['encoderDim', 'outDim', 'embedDim', 'numHeads'] as const) {
@@ -222,7 +224,8 @@ export class PixelDecoder extends Module {
       let h: tf.Tensor = restoreTokens(visible, this.maskToken.read() as tf.Tensor3D, idsRestore);
       if (P > 0) h = tf.concat([tf.slice(x, [0, 0, 0], [b, P, Dd]), h], 1);
       h = tf.add(h, this.decoderPosEmbed.read());
-      for (const blk of this.blocks) h = runBlock(blk, h, { training: options.training, rng: options.rng }, this.checkpointing).out;
+      const ckpt = resolveCheckpointing(this.checkpointing, this.blocks, h, options.training);
+      for (const blk of this.blocks) h = runBlock(blk, h, { training: options.training, rng: options.rng }, ckpt).out;
       const pred = this.decoderPred.forward(this.decoderNorm.forward(h));
       return tf.slice(pred, [0, P, 0], [b, this.numPatches, this.config.outDim]) as tf.Tensor3D;
     });

@@ -62,6 +62,51 @@ export function checkpoint(
 }
 
 /**
+ * Activation checkpointing of a transformer stack: `true` (always), `false`
+ * (never) or `'auto'`: on exactly when the stack's estimated training
+ * memory ({@link stackActivationBytes}) exceeds {@link AUTO_CHECKPOINT_BYTES}
+ * and no block has drop path in a training call (a recomputation would draw
+ * another path, so `'auto'` then stays off instead of throwing).
+ */
+export type Checkpointing = boolean | 'auto';
+
+/** The budget of `checkpointing: 'auto'` for one stack: 1 GiB. */
+export const AUTO_CHECKPOINT_BYTES = 2 ** 30;
+
+/**
+ * Bytes a training step holds per token, per channel and per block of a
+ * stack without checkpointing: 280, measured on tfjs-wasm 4.22 (the heap of
+ * an MAE tiny-32 step at batch 64 over the encoder's and decoder's tokens,
+ * mask ratios 0.75 and 0, with the tape released early by `trainStep`).
+ */
+export const ACTIVATION_BYTES_PER_ELEMENT = 280;
+
+/** Estimated training memory of `depth` blocks of width `dim` over `[batch, tokens]`. */
+export function stackActivationBytes(batch: number, tokens: number, dim: number, depth: number): number {
+  for (const [name, v] of [['batch', batch], ['tokens', tokens], ['dim', dim], ['depth', depth]] as const) {
+    if (!Number.isInteger(v) || v < 0) throw new Error(`stackActivationBytes: ${name} must be an integer >= 0, got ${describeValue(v)}`);
+  }
+  return batch * tokens * dim * depth * ACTIVATION_BYTES_PER_ELEMENT;
+}
+
+/**
+ * Whether a stack of `blocks` checkpoints a forward of `x` `[B, T, D]`
+ * under `setting` (see {@link Checkpointing}).
+ */
+export function resolveCheckpointing(setting: Checkpointing, blocks: readonly Block[], x: tf.Tensor, training?: boolean): boolean {
+  if (setting !== true && setting !== false && setting !== 'auto') {
+    throw new Error(`resolveCheckpointing: setting must be true, false or 'auto', got ${describeValue(setting)}`);
+  }
+  if (!Array.isArray(blocks)) throw new Error(`resolveCheckpointing: blocks must be an array of Blocks, got ${describeValue(blocks)}`);
+  checkTensorArg('resolveCheckpointing', 'x', x);
+  if (setting !== 'auto') return setting;
+  if (blocks.length === 0 || x.rank !== 3) return false;
+  if (training && blocks.some((b) => b.config.dropPath > 0)) return false;
+  const [b, t, d] = x.shape as [number, number, number];
+  return stackActivationBytes(b, t, d, blocks.length) > AUTO_CHECKPOINT_BYTES;
+}
+
+/**
  * One transformer block's forward as a stack runs it, checkpointed
  * ({@link layers.checkpoint | checkpoint}) when `checkpointing` is set and the call allows it:
  * not when attention maps are asked for (they are forward-only), and not in

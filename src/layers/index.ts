@@ -71,4 +71,4 @@ export {
 export { WeightNormLinear, type WeightNormLinearConfig } from './weight_norm_linear.js';
 export { BatchNorm1d, batchNormModules, batchNormBuffers, type BatchNorm1dConfig, type BatchNormForwardOptions } from './batch_norm.js';
 export { AttentionalPooler, type AttentionalPoolerConfig } from './attentional_pooler.js';
-export { checkpoint } from './checkpoint.js';
+export { checkpoint, resolveCheckpointing, stackActivationBytes, AUTO_CHECKPOINT_BYTES, ACTIVATION_BYTES_PER_ELEMENT, type Checkpointing } from './checkpoint.js';

@@ -254,7 +254,7 @@ export function resolveBeitBackbone(who: string, config: BeitBackboneConfig): Re
     useAbsPosEmb: config.useAbsPosEmb ?? true,
     useRelPosBias: config.useRelPosBias ?? false,
     useSharedRelPosBias: config.useSharedRelPosBias ?? false,
-    checkpointing: config.checkpointing ?? false,
+    checkpointing: config.checkpointing ?? 'auto',
     seed: config.seed ?? 0,
   };
 }

@@ -465,7 +465,7 @@ export function resolveDinoConfig(config: DINOConfig = {}): ResolvedDINOConfig {
     qkvBias: config.qkvBias ?? 'qkv',
     normEps: config.normEps ?? 1e-6,
     dropPathRate: config.dropPathRate ?? 0.1,
-    checkpointing: config.checkpointing ?? false,
+    checkpointing: config.checkpointing ?? 'auto',
     outDim: config.outDim ?? 65536,
     headLayers: config.headLayers ?? 3,
     headHiddenDim: config.headHiddenDim ?? 2048,

@@ -206,7 +206,7 @@ export class MAE extends Module {
       mlpRatio: config.mlpRatio ?? 4,
       qkvBias: config.qkvBias ?? 'qkv',
       normEps: config.normEps ?? 1e-6,
-      checkpointing: config.checkpointing ?? false,
+      checkpointing: config.checkpointing ?? 'auto',
       maskRatio: config.maskRatio ?? 0.75,
       normPixLoss,
       target: config.target ?? (normPixLoss ? 'normPixels' : 'pixels'),

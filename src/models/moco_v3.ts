@@ -120,7 +120,7 @@ export class MoCoV3 extends Module {
       mlpRatio: config.mlpRatio ?? 4,
       qkvBias: config.qkvBias ?? 'qkv',
       normEps: config.normEps ?? 1e-6,
-      checkpointing: config.checkpointing ?? false,
+      checkpointing: config.checkpointing ?? 'auto',
       seed: config.seed ?? 0,
       dim: config.dim ?? 256,
       mlpDim: config.mlpDim ?? 4096,

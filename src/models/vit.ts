@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { serialization } from '@tensorflow/tfjs-core';
 import { Block, type LayerScaleNaming } from '../layers/block.js';
-import { runBlock } from '../layers/checkpoint.js';
+import { resolveCheckpointing, runBlock, type Checkpointing } from '../layers/checkpoint.js';
 import { RelativePositionBias } from '../layers/rel_pos_bias.js';
 import type { QkvBias } from '../layers/attention.js';
 import { LayerNorm } from '../layers/layer_norm.js';
@@ -56,9 +56,13 @@ export interface VitBackboneConfig {
    * block plus one block's intermediates, at the price of about a third
    * more compute. Gradients are unchanged. Not with drop path in training.
    * Mutable afterwards ({@link VisionTransformer.checkpointing}); MAE passes
-   * it to its decoder blocks too. Default `false`.
+   * it to its decoder blocks too. Default `'auto'`: on only for a forward
+   * whose estimated training memory exceeds 1 GiB
+   * ({@link layers.resolveCheckpointing | resolveCheckpointing}), e.g. an MAE
+   * tiny-32 encoder seeing every patch at batch 64, so that it fits in
+   * WASM's 4 GB heap; `true` or `false` to decide yourself.
    */
-  checkpointing?: boolean;
+  checkpointing?: Checkpointing;
   /** Seed of every initial weight (and of the drop-path and mask generators). Default 0. */
   seed?: number;
   /** Layer name. */
@@ -231,7 +235,7 @@ export class VisionTransformer extends Module {
   /** Final `norm`. */
   readonly norm: LayerNorm;
   /** Whether training steps recompute each block in the backward pass (config `checkpointing`). */
-  checkpointing: boolean;
+  checkpointing: Checkpointing;
 
   constructor(config: VisionTransformerConfig = {}) {
     checkVitBackboneConfig('VisionTransformer', config, { embedDim: 768, depth: 12, numHeads: 12, qkvBias: 'qkv' });
@@ -259,7 +263,7 @@ export class VisionTransformer extends Module {
         antialias: config.posEmbedResize?.antialias ?? true,
         ...(config.posEmbedResize?.scaleOffset !== undefined ? { scaleOffset: config.posEmbedResize.scaleOffset } : {}),
       },
-      checkpointing: config.checkpointing ?? false,
+      checkpointing: config.checkpointing ?? 'auto',
       seed: config.seed ?? 0,
     };
     if (!Number.isInteger(c.depth) || c.depth < 0) {
@@ -478,13 +482,14 @@ export class VisionTransformer extends Module {
       let x = tokens as tf.Tensor;
       const attentions: tf.Tensor[] = [];
       const shared = this.relPosBias ? this.relPosBias.forward() : undefined;
+      const ckpt = resolveCheckpointing(this.checkpointing, this.blocks, x, options.training);
       for (const blk of this.blocks) {
         const o = runBlock(blk, x, {
           training: options.training,
           returnAttention: options.returnAttention,
           rng: options.rng,
           relPosBias: shared,
-        }, this.checkpointing);
+        }, ckpt);
         x = o.out;
         if (o.attn) attentions.push(o.attn);
       }

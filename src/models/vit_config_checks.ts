@@ -53,6 +53,7 @@ export function checkVitBackboneConfig(where: string, config: unknown, defaults:
   }
   optionalOneOf(where, 'layerScaleNaming', c['layerScaleNaming'], 'timm', ['timm', 'beit'] as const);
   optionalBool(where, 'classToken', c['classToken'], true);
+  optionalOneOf(where, 'checkpointing', c['checkpointing'], 'auto', [true, false, 'auto'] as const);
   optionalOneOf(where, 'posEmbed', c['posEmbed'], 'learned', ['learned', 'sincos', 'sincosRowFirst', 'none'] as const);
   optionalNumber(where, 'dropPathRate', c['dropPathRate'], 0, { min: 0, max: 1 });
   for (const k of ['useRelPosBias', 'useSharedRelPosBias', 'useAbsPosEmb']) optionalBool(where, k, c[k], false);

@@ -38,3 +38,4 @@ export {
 export { clipGradNorm, clipGradNormAsync, globalGradNorm, globalGradNormAsync, type ClippedGrads } from './clip_grad.js';
 export { EMA, type EMAConfig } from './ema.js';
 export { trainStep, trainStepAsync, type TrainStepOptions, type TrainStepResult } from './train_step.js';
+export { releaseTapeEarly } from './release_tape.js';

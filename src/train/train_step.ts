@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { releaseTapeEarly } from './release_tape.js';
 import { ensureGradients } from '../ops/gradients.js';
 import { Module } from '../layers/module.js';
 import type { GradientOptimizer } from './adamw.js';
@@ -189,7 +190,11 @@ function checkStep(
  */
 function variableGradsOrRelease(lossFn: () => tf.Scalar, vars: tf.Variable[]): { value: tf.Scalar; grads: tf.NamedTensorMap } {
   try {
-    return tf.variableGrads(lossFn, vars);
+    return tf.variableGrads(() => {
+      const loss = lossFn();
+      releaseTapeEarly();
+      return loss;
+    }, vars);
   } catch (e) {
     const state = (tf.engine() as unknown as { state: EngineTapeState }).state;
     if (state.gradientDepth === 0 && state.activeTape) {

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
-import { MAE, SimMIM, VisionTransformer, trainStep, AdamW } from '../../src/index.js';
+import { MAE, SimMIM, VisionTransformer, trainStep, AdamW, resolveCheckpointing, AUTO_CHECKPOINT_BYTES, ACTIVATION_BYTES_PER_ELEMENT, type Block } from '../../src/index.js';
 
 /** Gradients of `loss` over `vars` as arrays by variable name. */
 function gradsOf(loss: () => tf.Scalar, vars: tf.Variable[]): { value: number; grads: Map<string, Float32Array> } {
@@ -26,6 +26,30 @@ function expectClose(a: Map<string, Float32Array>, b: Map<string, Float32Array>)
 }
 
 describe('activation checkpointing', () => {
+  it("defaults to 'auto', which turns on exactly above the memory budget and never with drop path in training", () => {
+    const vit = new VisionTransformer({ imgSize: 8, patchSize: 4, embedDim: 8, depth: 2, numHeads: 2 });
+    expect(vit.checkpointing).toBe('auto');
+    const mae = new MAE({ imgSize: 8, patchSize: 4, embedDim: 8, depth: 1, numHeads: 2, decoderEmbedDim: 8, decoderDepth: 1, decoderNumHeads: 2 });
+    expect(mae.decoder.checkpointing).toBe('auto');
+    const blocks = (n: number, dropPath = 0): Block[] => Array.from({ length: n }, () => ({ config: { dropPath } }) as unknown as Block);
+    // 12 blocks of width 192: 1664 tokens fit in the budget, 1665 do not.
+    const fit = Math.floor(AUTO_CHECKPOINT_BYTES / (12 * 192 * ACTIVATION_BYTES_PER_ELEMENT));
+    expect(fit).toBe(1664);
+    const small = tf.zeros([2, fit / 2, 192]);
+    const large = tf.zeros([1, fit + 1, 192]);
+    expect(resolveCheckpointing('auto', blocks(12), small)).toBe(false);
+    expect(resolveCheckpointing('auto', blocks(12), large)).toBe(true);
+    expect(resolveCheckpointing('auto', blocks(12, 0.1), large, true)).toBe(false);
+    expect(resolveCheckpointing('auto', blocks(12, 0.1), large, false)).toBe(true);
+    expect(resolveCheckpointing(false, blocks(12), large)).toBe(false);
+    expect(resolveCheckpointing(true, blocks(12), small)).toBe(true);
+    expect(() => new VisionTransformer({ checkpointing: 'yes' as never })).toThrow(/VisionTransformer: checkpointing must be .*"yes"/);
+    tf.dispose([small, large]);
+    vit.dispose();
+    mae.dispose();
+  });
+
+
   it('MAE (encoder and decoder blocks): same loss and gradients, tensor count flat', () => {
     const cfg = {
       imgSize: 8, patchSize: 2, embedDim: 16, depth: 2, numHeads: 2,

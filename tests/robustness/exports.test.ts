@@ -147,7 +147,11 @@ export const EXPORT_CASES: Record<string, Entry> = {
   // ops
   matMul: f('matMul', [null, null], /matMul: a must be a tf.Tensor, got null/),
   setExplicitTranspose: f('setExplicitTranspose', ['yes'], /setExplicitTranspose: value must be a boolean or undefined, got "yes"/),
+  setBatchedMatMulPath: f('setBatchedMatMulPath', ['fast'], /setBatchedMatMulPath: value must be 'matmul', 'depthwise' or undefined, got "fast"/),
   ensureGradients: { exempt: 'takes no input; registers gradients once' },
+  releaseTapeEarly: { exempt: 'takes no input; does nothing outside a first-order gradient' },
+  resolveCheckpointing: f('resolveCheckpointing', ['yes', [], null], /resolveCheckpointing: setting must be true, false or 'auto', got "yes"/),
+  stackActivationBytes: f('stackActivationBytes', [1, -2, 3, 4], /stackActivationBytes: tokens must be an integer >= 0, got -2/),
   gatherTokens: [{ make: () => ({ x: t3(), ids: tf.tensor2d([[4]], [1, 1], 'int32') }), call: (m) => mimkit.gatherTokens(m['x'] as tf.Tensor, m['ids'] as tf.Tensor2D), error: /gatherTokens: ids\[0, 0\] = 4 is outside \[0, 4\)/ }],
   restoreTokens: [{ make: () => ({ v: tf.zeros([1, 1, 8]), mt: tf.zeros([1, 1, 8]), ids: tf.tensor2d([[0, 9]], [1, 2], 'int32') }), call: (m) => mimkit.restoreTokens(m['v'] as tf.Tensor3D, m['mt'] as tf.Tensor3D, m['ids'] as tf.Tensor2D), error: /restoreTokens: idsRestore\[0, 1\] = 9 is outside \[0, 2\)/ }],
   // utils
