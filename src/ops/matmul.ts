@@ -148,6 +148,23 @@ export function matMul(a: tf.Tensor, b: tf.Tensor, transposeA = false, transpose
 }
 
 /**
+ * `x W + b` for rank-2 `x`, with the bias added inside the product
+ * (`tf.fused.matMul`: on WASM, XNNPACK starts its accumulators at the bias,
+ * saving a pass over the output) and its own gradient, whose products take
+ * the same backend-aware path as {@link matMul}'s.
+ */
+const linearWithBias = tf.customGrad(((x: tf.Tensor, w: tf.Tensor, b: tf.Tensor, save: tf.GradSaveFunc) => {
+  save([x, w]);
+  return {
+    value: tf.fused.matMul({ a: x as tf.Tensor2D, b: w as tf.Tensor2D, bias: b }),
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+      const [sx, sw] = saved as [tf.Tensor, tf.Tensor];
+      return [rawMatMul(dy, sw, false, true), rawMatMul(sx, dy, true, false), tf.sum(dy, 0)];
+    },
+  };
+}) as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as (x: tf.Tensor, w: tf.Tensor, b: tf.Tensor) => tf.Tensor;
+
+/**
  * A linear map `y = x W + b` over the last axis: `x` is `[..., in]`, `weight`
  * is `[in, out]` (tfjs layout; PyTorch's `[out, in]` is transposed once at
  * import), `bias` is `[out]`. Computed as one rank-2 product.
@@ -163,8 +180,7 @@ export function linear(x: tf.Tensor, weight: tf.Tensor, bias?: tf.Tensor | null)
       throw new Error(`linear: input has ${x.shape[x.rank - 1]} features, weight expects ${inDim}`);
     }
     const flat = x.rank === 2 ? x : tf.reshape(x, [-1, inDim]);
-    let y = matMul(flat, weight);
-    if (bias) y = tf.add(y, bias);
+    const y = bias ? linearWithBias(flat, weight, bias) : matMul(flat, weight);
     return x.rank === 2 ? y : tf.reshape(y, [...x.shape.slice(0, -1), outDim]);
   });
 }
