@@ -27,9 +27,12 @@
  * - what pretraining is worth, as MAE measures it: FINE-TUNING. The
  *   pretrained encoder and the same encoder at its initial weights (same
  *   seed) are each fine-tuned end to end with a linear head on the same small
- *   labelled subset (`--ft-labels`, default 1000 images), for the same steps,
+ *   labelled subset (`--ft-labels`, default 250 images), for the same steps,
  *   with MAE's fine-tuning recipe scaled down (AdamW, layer-wise lr decay
- *   0.75, warm-up + cosine); their held-out accuracies are compared;
+ *   0.75, warm-up + cosine; a BatchNorm without affine before the head, as
+ *   MAE's linear probe, whose statistics are re-estimated with the final
+ *   weights before evaluating), `--ft-seeds` runs each (default 2); the mean
+ *   held-out accuracies are compared;
  * - on frozen features (mean of the patch tokens, no masking): a linear probe
  *   (closed-form ridge classifier) and a k-NN probe (cosine, k = 20), for the
  *   pretrained encoder, the initial encoder and raw pixels. A short MAE
@@ -62,7 +65,7 @@ import {
   type MAEConfig,
 } from '../src/index.js';
 import { loadFashionMnist, type FashionMnistData } from './lib/fashion-mnist.js';
-import { fineTune, ridgeProbeAccuracy } from './lib/finetune.js';
+import { fineTune, ridgeProbeAccuracy, snapshotWeights } from './lib/finetune.js';
 import { encoderFeatures, knnAccuracy, type FeatureKind } from './lib/knn.js';
 import {
   describeBackend,
@@ -84,9 +87,10 @@ const USAGE = `usage: tsx examples/mae-fashion-mnist.ts [options]
   --lr X             peak learning rate (default 3e-3)
   --warmup N         linear warm-up steps (default 10% of the steps)
   --probe-train N    training images for the k-NN probe's references (default 1000)
-  --probe-test N     held-out images the k-NN probe classifies (default 500)
+  --probe-test N     held-out images the probes and the fine-tuned encoders classify (default 1000)
   --feature mean|cls encoder feature for the probes (default mean)
-  --ft-labels N      labelled training images for fine-tuning (default 1000)
+  --ft-labels N      labelled training images for fine-tuning (default 250)
+  --ft-seeds N       fine-tuning runs per encoder, each with its own head init and data order; means compared (default 2)
   --ft-steps N       fine-tuning steps, each run (default 60)
   --ft-batch N       fine-tuning batch (default 32)
   --ft-lr X          fine-tuning peak learning rate (default 2e-3)
@@ -112,6 +116,7 @@ interface Options {
   probeTest: number;
   feature: FeatureKind;
   ftLabels: number;
+  ftSeeds: number;
   ftSteps: number;
   ftBatch: number;
   ftLr: number;
@@ -140,6 +145,7 @@ function parseOptions(argv: string[]): Options | null {
       'probe-test': { type: 'string' },
       feature: { type: 'string' },
       'ft-labels': { type: 'string' },
+      'ft-seeds': { type: 'string' },
       'ft-steps': { type: 'string' },
       'ft-batch': { type: 'string' },
       'ft-lr': { type: 'string' },
@@ -168,9 +174,10 @@ function parseOptions(argv: string[]): Options | null {
     lr: numberFlag('lr', values.lr, 3e-3, 0),
     warmup: values.warmup === undefined ? null : intFlag('warmup', values.warmup, 0, 0),
     probeTrain: intFlag('probe-train', values['probe-train'], quick ? 40 : 1000),
-    probeTest: intFlag('probe-test', values['probe-test'], quick ? 20 : 500),
+    probeTest: intFlag('probe-test', values['probe-test'], quick ? 20 : 1000),
     feature,
-    ftLabels: intFlag('ft-labels', values['ft-labels'], quick ? 32 : 1000),
+    ftLabels: intFlag('ft-labels', values['ft-labels'], quick ? 32 : 250),
+    ftSeeds: intFlag('ft-seeds', values['ft-seeds'], quick ? 1 : 2),
     ftSteps: intFlag('ft-steps', values['ft-steps'], quick ? 2 : 60),
     ftBatch: intFlag('ft-batch', values['ft-batch'], quick ? 16 : 32),
     ftLr: numberFlag('ft-lr', values['ft-lr'], 2e-3, 0),
@@ -188,6 +195,7 @@ function parseOptions(argv: string[]): Options | null {
   if (o.probeTrain > 10000) throw new Error(`--probe-train must be <= 10000, got ${o.probeTrain}`);
   if (o.probeTest > 2000) throw new Error(`--probe-test must be <= 2000, got ${o.probeTest}`);
   if (o.batch > o.trainSize) throw new Error(`--batch ${o.batch} must be <= --train-size ${o.trainSize}`);
+  if (o.ftSeeds > 10) throw new Error(`--ft-seeds must be <= 10, got ${o.ftSeeds}`);
   if (o.ftLabels > 10000) throw new Error(`--ft-labels must be <= 10000, got ${o.ftLabels}`);
   if (o.ftBatch > o.ftLabels) throw new Error(`--ft-batch ${o.ftBatch} must be <= --ft-labels ${o.ftLabels}`);
   return o;
@@ -421,20 +429,40 @@ async function main(): Promise<void> {
   const ftTrain = { images: train.images.subarray(0, opt.ftLabels * px), labels: train.labels.subarray(0, opt.ftLabels), shape: [32, 32, 1] as const };
   const ftTest = { images: test.images.subarray(0, opt.probeTest * px), labels: testLabels, shape: [32, 32, 1] as const };
   const ftStart = performance.now();
-  const ft = (label: string, encoderOf: MAE): number =>
-    fineTune(encoderOf.encoder, ftTrain, ftTest, 10, {
-      steps: opt.ftSteps, batch: opt.ftBatch, lr: opt.ftLr, layerDecay: 0.75, seed: deriveSeed(opt.seed, 'fine-tune'), label, logEvery: opt.logEvery,
-    });
+  // Each encoder is fine-tuned --ft-seeds times (head initialisation and data
+  // order drawn from seed i), each run from the same starting weights; the
+  // mean is compared (one short run on a few hundred labels moves by a few points).
+  const ft = (label: string, encoderOf: MAE): number[] => {
+    const start = snapshotWeights(encoderOf.encoder);
+    const accs: number[] = [];
+    for (let i = 0; i < opt.ftSeeds; i++) {
+      start.restore();
+      accs.push(
+        fineTune(encoderOf.encoder, ftTrain, ftTest, 10, {
+          steps: opt.ftSteps, batch: opt.ftBatch, lr: opt.ftLr, layerDecay: 0.75, seed: deriveSeed(opt.seed, `fine-tune/${i}`),
+          label: `${label} (seed ${i + 1}/${opt.ftSeeds})`, logEvery: opt.logEvery,
+        }),
+      );
+    }
+    start.restore();
+    start.dispose();
+    return accs;
+  };
   console.log(
     `fine-tuning: ${opt.ftLabels} labelled images, ${opt.ftSteps} steps x batch ${opt.ftBatch}, AdamW lr ${opt.ftLr} (layer decay 0.75, warm-up + cosine), ` +
-      `mean-token linear head; held-out ${opt.probeTest} images`,
+      `mean-token BatchNorm + linear head (precise BN statistics), ${opt.ftSeeds} seed(s) per encoder; held-out ${opt.probeTest} images`,
   );
-  const ftPretrained = ft('fine-tune pretrained', model);
-  const ftScratch = ft('fine-tune from init', fresh);
+  const mean = (a: number[]): number => a.reduce((x, y) => x + y, 0) / a.length;
+  const pct = (a: number[]): string => a.map((v) => `${(100 * v).toFixed(1)}%`).join(', ');
+  const ftPretrainedRuns = ft('fine-tune pretrained', model);
+  const ftScratchRuns = ft('fine-tune from init', fresh);
   fresh.dispose();
+  const ftPretrained = mean(ftPretrainedRuns);
+  const ftScratch = mean(ftScratchRuns);
   console.log(
-    `fine-tuned accuracy: pretrained ${(100 * ftPretrained).toFixed(1)}%, from initial weights ${(100 * ftScratch).toFixed(1)}% ` +
-      `(${(100 * (ftPretrained - ftScratch)).toFixed(1)} points; ${formatDuration((performance.now() - ftStart) / 1000)})`,
+    `fine-tuned accuracy: pretrained ${(100 * ftPretrained).toFixed(1)}% (${pct(ftPretrainedRuns)}), ` +
+      `from initial weights ${(100 * ftScratch).toFixed(1)}% (${pct(ftScratchRuns)}): ` +
+      `${(100 * (ftPretrained - ftScratch)).toFixed(1)} points; ${formatDuration((performance.now() - ftStart) / 1000)}`,
   );
   const pretrainedAcc = probes['pretrained']!.knn;
   const randomAcc = probes['random init']!.knn;
@@ -454,7 +482,7 @@ async function main(): Promise<void> {
     heldOutLoss: { initial: initialLoss, zeroPrediction: zeroLoss, perEpoch: epochLosses, final: finalLoss },
     knnAccuracy: { pretrained: pretrainedAcc, random: randomAcc, pixels: pixelAcc },
     linearProbe: { pretrained: probes['pretrained']!.linear, random: probes['random init']!.linear, pixels: probes['raw pixels']!.linear },
-    fineTune: { pretrained: ftPretrained, fromInit: ftScratch, labels: opt.ftLabels, steps: opt.ftSteps },
+    fineTune: { pretrained: ftPretrained, fromInit: ftScratch, pretrainedRuns: ftPretrainedRuns, fromInitRuns: ftScratchRuns, labels: opt.ftLabels, steps: opt.ftSteps },
     trainSeconds,
     wallSeconds: wall,
     tensorsFlat,
@@ -465,7 +493,7 @@ async function main(): Promise<void> {
   console.log(`  held-out loss     ${[initialLoss, ...epochLosses].map((v) => v.toFixed(4)).join(' -> ')}  (zero prediction ${zeroLoss.toFixed(4)})`);
   console.log(
     `  fine-tuned        pretrained ${(100 * ftPretrained).toFixed(1)}%  vs from initial weights ${(100 * ftScratch).toFixed(1)}%  ` +
-      `(${opt.ftLabels} labels, ${opt.ftSteps} steps each)`,
+      `(mean of ${opt.ftSeeds} seed(s); ${opt.ftLabels} labels, ${opt.ftSteps} steps each)`,
   );
   console.log(
     `  linear probe      pretrained ${(100 * probes['pretrained']!.linear).toFixed(1)}%  vs random init ${(100 * probes['random init']!.linear).toFixed(1)}%  (raw pixels ${(100 * probes['raw pixels']!.linear).toFixed(1)}%)`,

@@ -133,7 +133,7 @@ describe('examples/mae-fashion-mnist.ts', () => {
 
   it.skipIf(backend !== 'wasm')('--quick trains, reports finite held-out losses and probe accuracies, writes the PNG grid', async () => {
     const png = join(dir, 'rec.png');
-    const r = await runExample('mae-fashion-mnist.ts', ['--quick', '--backend', backend, '--out', png]);
+    const r = await runExample('mae-fashion-mnist.ts', ['--quick', '--backend', backend, '--out', png, '--ft-seeds', '2']);
     expect(r.stderr).not.toMatch(/Error/);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/held-out loss \(32 images, fixed masks\): epoch 0 \d+\.\d{4}/);
@@ -148,7 +148,7 @@ describe('examples/mae-fashion-mnist.ts', () => {
       heldOutLoss: { initial: number; zeroPrediction: number; perEpoch: number[]; final: number };
       knnAccuracy: { pretrained: number; random: number; pixels: number };
       linearProbe: { pretrained: number; random: number; pixels: number };
-      fineTune: { pretrained: number; fromInit: number; labels: number; steps: number };
+      fineTune: { pretrained: number; fromInit: number; pretrainedRuns: number[]; fromInitRuns: number[]; labels: number; steps: number };
       tensorsFlat: boolean;
     };
     expect(s.steps).toBe(4);
@@ -164,8 +164,12 @@ describe('examples/mae-fashion-mnist.ts', () => {
     expect(s.heldOutLoss.final).toBeLessThan(s.heldOutLoss.initial);
     expect(s.fineTune.labels).toBe(32);
     expect(s.fineTune.steps).toBe(2);
-    expect(r.stdout).toMatch(/^fine-tune pretrained 2\/2 {2}loss \d+\.\d{4}/m);
-    expect(r.stdout).toMatch(/^fine-tune from init 2\/2 {2}loss \d+\.\d{4}/m);
+    expect(r.stdout).toMatch(/^fine-tune pretrained \(seed 2\/2\) 2\/2 {2}loss \d+\.\d{4}/m);
+    expect(r.stdout).toMatch(/^fine-tune from init \(seed 2\/2\) 2\/2 {2}loss \d+\.\d{4}/m);
+    // The compared figures are the means of the runs.
+    expect(s.fineTune.pretrainedRuns).toHaveLength(2);
+    expect(s.fineTune.pretrained).toBeCloseTo((s.fineTune.pretrainedRuns[0]! + s.fineTune.pretrainedRuns[1]!) / 2, 10);
+    expect(s.fineTune.fromInit).toBeCloseTo((s.fineTune.fromInitRuns[0]! + s.fineTune.fromInitRuns[1]!) / 2, 10);
     for (const a of [...Object.values(s.knnAccuracy), ...Object.values(s.linearProbe), s.fineTune.pretrained, s.fineTune.fromInit]) {
       expect(a).toBeGreaterThanOrEqual(0);
       expect(a).toBeLessThanOrEqual(1);

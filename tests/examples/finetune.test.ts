@@ -1,7 +1,8 @@
 /** The example evaluations' closed-form linear probe, on cases with known answers. */
 import { describe, expect, it } from 'vitest';
-import { ridgeProbeAccuracy } from '../../examples/lib/finetune.js';
-import { Rng } from '../../src/index.js';
+import * as tf from '@tensorflow/tfjs-core';
+import { ridgeProbeAccuracy, snapshotWeights } from '../../examples/lib/finetune.js';
+import { Rng, VisionTransformer } from '../../src/index.js';
 
 describe('ridgeProbeAccuracy', () => {
   it('separates linearly separable classes and fails on a constant feature', () => {
@@ -23,5 +24,26 @@ describe('ridgeProbeAccuracy', () => {
     const constant = new Float32Array(300 * 2).fill(1);
     // A feature that says nothing: the bias picks one class for every image (a third right).
     expect(ridgeProbeAccuracy(constant, tr.y, new Float32Array(90 * 2).fill(1), te.y, 3)).toBeCloseTo(1 / 3, 5);
+  });
+});
+
+describe('snapshotWeights', () => {
+  it('restores every weight after changes, and frees its copies on dispose', () => {
+    const m = new VisionTransformer({ imgSize: 8, patchSize: 4, embedDim: 8, depth: 1, numHeads: 2, seed: 3 });
+    const before = new Map([...m.namedWeights()].map(([k, w]) => [k, Array.from(w.read().dataSync())]));
+    const n0 = tf.memory().numTensors;
+    const snap = snapshotWeights(m);
+    for (const w of m.namedWeights().values()) {
+      const t = tf.add(w.read(), 1);
+      w.write(t);
+      t.dispose();
+    }
+    const changed = [...m.namedWeights()].filter(([k, w]) => Array.from(w.read().dataSync())[0] !== before.get(k)![0]);
+    expect(changed.length).toBe(m.namedWeights().size);
+    snap.restore();
+    for (const [k, w] of m.namedWeights()) expect(Array.from(w.read().dataSync())).toEqual(before.get(k));
+    snap.dispose();
+    expect(tf.memory().numTensors).toBe(n0);
+    m.dispose();
   });
 });
