@@ -5,6 +5,7 @@
  *     npm run bench                         # both backends, a few minutes
  *     npm run bench -- --quick              # smoke run (tiny model, 1 step)
  *     npm run bench -- --backends wasm --steps 10 --torch
+ *     npm run bench -- --backends wasm --threads 2   # multi-threaded wasm
  *
  * Config: `maeTiny` (32 px, 3 channels, patch 4 so 64 patches, encoder
  * D 192 x 12 blocks x 3 heads, decoder 128 x 4 blocks x 4 heads), batch 16
@@ -20,6 +21,10 @@
  * one CPU thread (`examples/bench_torch.py`, `/usr/bin/python3`) is timed in
  * the same run, for a ratio against a reference implementation.
  *
+ * `--threads N` runs wasm with N XNNPACK threads (tfjs's threaded build, Node
+ * worker_threads; see examples/lib/runtime.ts). The default, 1, is the
+ * single-threaded reference every other figure uses; cpu is always one thread.
+ *
  * Results: a table on stdout and JSON in `bench-results/mae-step.json`
  * (`--out`). No timing is asserted anywhere: numbers depend on the machine
  * and on what else runs on it.
@@ -32,7 +37,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs-core';
 import { AdamW, MAE, maeTiny, setExplicitTranspose, trainStep, type MAEConfig } from '../src/index.js';
-import { describeBackend, EXAMPLE_BACKENDS, intFlag, useBackend, type ExampleBackend } from './lib/runtime.js';
+import { describeBackend, EXAMPLE_BACKENDS, intFlag, parseThreads, useBackend, type ExampleBackend } from './lib/runtime.js';
 
 const USAGE = `usage: tsx examples/bench.ts [options]
   --backends LIST    comma-separated, of cpu,wasm (default cpu,wasm)
@@ -44,6 +49,8 @@ const USAGE = `usage: tsx examples/bench.ts [options]
   --cpu-steps N      timed steps per measurement on cpu (default 1)
   --warmup N         untimed steps before timing (default 1)
   --no-transpose-table  skip the explicit-transpose vs flags comparison
+  --threads N        wasm threads, 1-8 (default 1: the single-threaded reference;
+                     cpu and torch stay on one thread)
   --checkpointing    activation checkpointing in every block (less memory, ~1/3 more compute)
   --torch            also time PyTorch (one thread) with examples/bench_torch.py
   --out PATH         JSON results (default bench-results/mae-step.json)
@@ -262,6 +269,7 @@ async function main(): Promise<void> {
       'cpu-steps': { type: 'string' },
       'cpu-batch': { type: 'string' },
       warmup: { type: 'string' },
+      threads: { type: 'string' },
       'no-transpose-table': { type: 'boolean' },
       checkpointing: { type: 'boolean' },
       torch: { type: 'boolean' },
@@ -286,13 +294,14 @@ async function main(): Promise<void> {
   const steps = intFlag('steps', values.steps, quick ? 1 : 3);
   const cpuSteps = intFlag('cpu-steps', values['cpu-steps'], 1);
   const warmup = intFlag('warmup', values.warmup, 1, 0);
+  const threads = parseThreads(values.threads);
   const out = values.out ?? 'bench-results/mae-step.json';
   const config: MAEConfig = quick
     ? { ...maeTiny, embedDim: 32, depth: 2, numHeads: 2, decoderEmbedDim: 16, decoderDepth: 1, decoderNumHeads: 2, seed: 0 }
     : { ...maeTiny, seed: 0 };
   const maskRatios = [0.75, 0];
   const checkpointing = values.checkpointing === true;
-  await useBackend(backends[0] as ExampleBackend);
+  await useBackend(backends[0] as ExampleBackend, { threads });
   const model = new MAE(config);
   const c = model.config;
   model.dispose();
@@ -306,7 +315,7 @@ async function main(): Promise<void> {
   const transposeResults: Measurement[] = [];
   const failures: { backend: string; maskRatio: number; explicitTranspose: boolean | null; batch: number; error: string }[] = [];
   for (const b of backends as ExampleBackend[]) {
-    await useBackend(b);
+    await useBackend(b, { threads });
     console.log(`backend ${await describeBackend()}`);
     const n = b === 'cpu' ? cpuSteps : steps;
     const bs = b === 'cpu' ? cpuBatch : batch;
@@ -413,7 +422,7 @@ async function main(): Promise<void> {
     benchmark: 'mae-train-step',
     date: new Date().toISOString(),
     machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? null, node: process.version },
-    config: { ...c, batch, cpuBatch, checkpointing },
+    config: { ...c, batch, cpuBatch, checkpointing, wasmThreads: threads },
     quick,
     warmupSteps: warmup,
     results,

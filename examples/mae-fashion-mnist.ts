@@ -5,6 +5,7 @@
  *     npm run demo                      # defaults (a few minutes on 2 cores)
  *     npm run demo -- --quick           # a tiny smoke run
  *     npm run demo -- --backend cpu --epochs 8 --out out/rec.png
+ *     npm run demo -- --threads 2       # wasm on 2 threads (default 1, the reference)
  *
  * Recipe (MAE's, scaled down): 32 px images (28 px zero-padded), 1 channel,
  * patch 4 (64 patches), encoder D 128 x 6 blocks x 4 heads, decoder 64 x 2
@@ -73,6 +74,7 @@ import {
   intFlag,
   numberFlag,
   parseBackend,
+  parseThreads,
   Progress,
   useBackend,
   type ExampleBackend,
@@ -95,6 +97,8 @@ const USAGE = `usage: tsx examples/mae-fashion-mnist.ts [options]
   --ft-batch N       fine-tuning batch (default 32)
   --ft-lr X          fine-tuning peak learning rate (default 2e-3)
   --backend cpu|wasm (default wasm)
+  --threads N        wasm threads, 1-8 (default 1: the single-threaded reference
+                     the README's figures use; ignored on cpu)
   --out PATH         reconstruction grid PNG (default out/mae-reconstructions.png)
   --save-weights P   pretrained weights, MAE's own names (default out/mae-pretrained.safetensors)
   --load-weights P   start from these MAE weights and skip pretraining (evaluations only)
@@ -121,6 +125,8 @@ interface Options {
   ftBatch: number;
   ftLr: number;
   backend: ExampleBackend;
+  /** wasm threads (1: the single-threaded reference). */
+  threads: number;
   out: string;
   saveWeights: string;
   loadWeights: string | null;
@@ -150,6 +156,7 @@ function parseOptions(argv: string[]): Options | null {
       'ft-batch': { type: 'string' },
       'ft-lr': { type: 'string' },
       backend: { type: 'string' },
+      threads: { type: 'string' },
       out: { type: 'string' },
       'save-weights': { type: 'string' },
       'load-weights': { type: 'string' },
@@ -182,6 +189,7 @@ function parseOptions(argv: string[]): Options | null {
     ftBatch: intFlag('ft-batch', values['ft-batch'], quick ? 16 : 32),
     ftLr: numberFlag('ft-lr', values['ft-lr'], 2e-3, 0),
     backend: parseBackend(values.backend),
+    threads: parseThreads(values.threads),
     out: values.out ?? 'out/mae-reconstructions.png',
     saveWeights: values['save-weights'] ?? 'out/mae-pretrained.safetensors',
     loadWeights: values['load-weights'] ?? null,
@@ -272,7 +280,7 @@ async function main(): Promise<void> {
     return;
   }
   const t0 = performance.now();
-  await useBackend(opt.backend);
+  await useBackend(opt.backend, { threads: opt.threads });
   console.log(`backend: ${await describeBackend()}`);
 
   const [train, test] = await Promise.all([

@@ -3,9 +3,12 @@
  * tfjs backend in Node, a log-friendly progress display, and number
  * formatting. Examples may import backend packages; `src/` never does.
  */
+import os from 'node:os';
+import { fileURLToPath } from 'node:url';
+import type { Worker as NodeWorker } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
-import '@tensorflow/tfjs-backend-wasm';
+import { getThreadsCount, setThreadsCount } from '@tensorflow/tfjs-backend-wasm';
 
 /** The backends an example can run on in Node without native add-ons. */
 export type ExampleBackend = 'cpu' | 'wasm';
@@ -46,12 +49,140 @@ export function silenceNodeBanner(): void {
   }
 }
 
-/** Makes `name` the active tfjs backend and waits until it is ready. */
-export async function useBackend(name: ExampleBackend): Promise<void> {
+/**
+ * Most threads tfjs-backend-wasm 4.22 runs: its XNNPACK thread pool is capped
+ * at 8 (the pthread workers its build pre-creates).
+ */
+export const MAX_WASM_THREADS = 8;
+
+/** Options of {@link useBackend}. */
+export interface BackendOptions {
+  /**
+   * Threads of the wasm backend's XNNPACK pool, in `[1, MAX_WASM_THREADS]`.
+   * Default 1: tfjs's own choice under Node, single-threaded SIMD build, the
+   * reference every figure in the README was measured with. More than 1 loads
+   * tfjs's threaded SIMD build with Node worker_threads (see
+   * {@link initWasmThreads}). Ignored by `cpu` (plain JavaScript, one thread).
+   */
+  threads?: number;
+}
+
+/**
+ * Checks a thread count before any backend work, with a message naming the
+ * flag, the value and what was expected.
+ */
+export function parseThreads(value: string | number | undefined, flag = '--threads'): number {
+  if (value === undefined) return 1;
+  const n = Number(value);
+  if ((typeof value === 'string' && value.trim() === '') || !Number.isInteger(n) || n < 1 || n > MAX_WASM_THREADS) {
+    throw new Error(`${flag} must be an integer in [1, ${MAX_WASM_THREADS}] (wasm threads; 1 is the single-threaded reference), got '${value}'`);
+  }
+  return n;
+}
+
+/**
+ * Makes `name` the active tfjs backend and waits until it is ready; on wasm,
+ * with `options.threads` XNNPACK threads. The thread count is fixed when the
+ * wasm backend first initialises (tfjs offers no way to change it after):
+ * asking for another count afterwards throws, leaving `threads` out accepts
+ * the count it has.
+ */
+export async function useBackend(name: ExampleBackend, options: BackendOptions = {}): Promise<void> {
+  const asked = options.threads === undefined ? undefined : parseThreads(options.threads, 'threads');
+  const threads = asked ?? 1;
   silenceNodeBanner();
+  if (name === 'wasm') {
+    if ('wasm' in tf.engine().registry) {
+      const actual = getThreadsCount();
+      if (asked !== undefined && actual !== asked) {
+        throw new Error(`threads must be ${actual} (the wasm backend is already initialised with ${actual} thread(s) in this process), got ${asked}`);
+      }
+    } else if (threads > 1) {
+      await initWasmThreads(threads);
+    }
+  }
   const ok = await tf.setBackend(name);
   if (!ok) throw new Error(`could not initialise the tfjs backend '${name}'`);
   await tf.ready();
+  if (name === 'wasm' && asked !== undefined && getThreadsCount() !== asked) {
+    throw new Error(`threads: asked the wasm backend for ${asked} thread(s), tfjs runs ${getThreadsCount()}`);
+  }
+}
+
+/** Node's pthread worker for tfjs's threaded build (see the file's comment). */
+const WASM_THREAD_WORKER = fileURLToPath(new URL('./wasm-thread-worker.cjs', import.meta.url));
+
+/**
+ * Initialises tfjs-backend-wasm 4.22 with `threads` XNNPACK threads under
+ * Node, where tfjs itself turns threads off (`WASM_HAS_MULTITHREAD_SUPPORT`
+ * is false when `IS_NODE`, tensorflow/tfjs#3830). Three things stand in the
+ * way, each worked around here for the duration of the backend's
+ * initialisation only (the globals are restored afterwards), and a fourth
+ * after it ({@link unrefPoolWorkers}):
+ *
+ * - the flag: set to true (Node 20 has SharedArrayBuffer, wasm threads and
+ *   worker_threads);
+ * - the pthread worker: tfjs's `locateFile` returns
+ *   `URL.createObjectURL(new Blob([workerCode]))`, and Node's `Worker` only
+ *   starts files (`ERR_WORKER_PATH` on a `blob:` URL). `URL.createObjectURL`
+ *   answers that one JavaScript Blob with the path of
+ *   `wasm-thread-worker.cjs`, which runs tfjs's worker code and gives it the
+ *   standalone Emscripten glue instead of the main-script Blob tfjs sends
+ *   (whose text cannot run outside tfjs's Node bundle);
+ * - the cap: tfjs's C++ limits the pool to `emscripten_num_logical_cores() / 2`
+ *   (it assumes two hyper-threads per core), which Emscripten reads from
+ *   `os.cpus().length` when the module starts: 1 on a 2-vCPU machine.
+ *   `os.cpus()` reports `2 * threads` entries while the module starts, so the
+ *   count asked for is the count run (tfjs still caps it at 8).
+ */
+async function initWasmThreads(threads: number): Promise<void> {
+  if (typeof SharedArrayBuffer !== 'function') {
+    throw new Error(`threads ${threads} needs SharedArrayBuffer, which this Node runtime does not have`);
+  }
+  tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', true);
+  setThreadsCount(threads);
+  const createObjectURL = URL.createObjectURL;
+  const cpus = os.cpus;
+  URL.createObjectURL = (obj: Blob | MediaSource): string =>
+    obj instanceof Blob && obj.type === 'application/javascript' ? WASM_THREAD_WORKER : createObjectURL(obj);
+  os.cpus = (): os.CpuInfo[] => {
+    const real = cpus();
+    return Array.from({ length: 2 * threads }, (_, i) => real[i % real.length] as os.CpuInfo);
+  };
+  try {
+    // The backend's factory runs here: module start, then the thread pool.
+    const ok = await tf.setBackend('wasm');
+    if (!ok) throw new Error(`could not initialise the tfjs backend 'wasm' with ${threads} threads`);
+    unrefPoolWorkers();
+  } finally {
+    URL.createObjectURL = createObjectURL;
+    os.cpus = cpus;
+  }
+}
+
+/** The part of Emscripten's pthread bookkeeping (`Module.PThread`) used here. */
+interface EmscriptenPThread {
+  runningWorkers: NodeWorker[];
+  unusedWorkers: NodeWorker[];
+}
+
+/**
+ * Emscripten `ref()`s the Node worker of every running pthread so the process
+ * waits for it; XNNPACK's pool threads never end, so a script would hang
+ * after its last line. The pool's workers are unref'd (and kept so: the
+ * workers are tfjs's own, nothing else holds them), and the process exits
+ * when its own work is done, as it does single-threaded.
+ */
+function unrefPoolWorkers(): void {
+  const backend = tf.engine().registry['wasm'] as unknown as { wasm?: { PThread?: EmscriptenPThread } } | undefined;
+  const pthread = backend?.wasm?.PThread;
+  if (pthread === undefined) {
+    throw new Error('threads: tfjs-backend-wasm no longer exposes Module.PThread (expected in 4.22); its pool workers would keep Node running');
+  }
+  for (const worker of [...pthread.runningWorkers, ...pthread.unusedWorkers]) {
+    worker.ref = () => undefined;
+    worker.unref();
+  }
 }
 
 /** One line describing the active backend (WASM: SIMD and thread count). */
@@ -59,8 +190,8 @@ export async function describeBackend(): Promise<string> {
   const name = tf.getBackend();
   if (name !== 'wasm') return name;
   const simd = await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT');
-  const threads = await tf.env().getAsync('WASM_HAS_MULTITHREAD_SUPPORT');
-  return `wasm (SIMD ${simd ? 'on' : 'off'}, ${threads ? 'multi-threaded' : 'single thread'})`;
+  const threads = getThreadsCount();
+  return `wasm (SIMD ${simd ? 'on' : 'off'}, ${threads === 1 ? '1 thread' : `${threads} threads`})`;
 }
 
 /**
