@@ -40,7 +40,7 @@ describe('DINO', () => {
       imgSize: [224, 224], patchSize: 16, inChans: 3, embedDim: 384, depth: 12, numHeads: 6, mlpRatio: 4, qkvBias: 'qkv', normEps: 1e-6,
       dropPathRate: 0.1, outDim: 65536, headLayers: 3, headHiddenDim: 2048, headBottleneckDim: 256, normLastLayer: true,
       localCropsNumber: 8, epochs: 100, warmupTeacherTemp: 0.04, teacherTemp: 0.07, warmupTeacherTempEpochs: 30, studentTemp: 0.1,
-      centerMomentum: 0.9, momentumTeacher: 0.996, freezeLastLayer: 1, seed: 0, checkpointing: false,
+      centerMomentum: 0.9, momentumTeacher: 0.996, freezeLastLayer: 1, seed: 0, checkpointing: 'auto',
     });
     const d = new DINO({ ...TINY, localCropsNumber: undefined, epochs: undefined, warmupTeacherTempEpochs: undefined });
     expect(d.ncrops).toBe(10);
