@@ -90,10 +90,16 @@ export function stackActivationBytes(batch: number, tokens: number, dim: number,
 }
 
 /**
- * Whether a stack of `blocks` checkpoints a forward of `x` `[B, T, D]`
- * under `setting` (see {@link Checkpointing}).
+ * Whether a stack of `blocks` (`Block`s, `MultiwayBlock`s: anything with a
+ * `config.dropPath`) checkpoints a forward of `x` `[B, T, D]` under
+ * `setting` (see {@link Checkpointing}).
  */
-export function resolveCheckpointing(setting: Checkpointing, blocks: readonly Block[], x: tf.Tensor, training?: boolean): boolean {
+export function resolveCheckpointing(
+  setting: Checkpointing,
+  blocks: readonly { readonly config: { readonly dropPath: number } }[],
+  x: tf.Tensor,
+  training?: boolean,
+): boolean {
   if (setting !== true && setting !== false && setting !== 'auto') {
     throw new Error(`resolveCheckpointing: setting must be true, false or 'auto', got ${describeValue(setting)}`);
   }
@@ -126,9 +132,11 @@ export function runBlock(
         'draw another path. Turn checkpointing off or set the drop path rate to 0',
     );
   }
-  const bias = options.relPosBias;
-  const fwd = (t: tf.Tensor, ...b: tf.Tensor[]): tf.Tensor =>
-    blk.forward(t, { training: options.training, relPosBias: b[0] }).out;
-  const out = bias ? checkpoint(blk, fwd, x, bias) : checkpoint(blk, fwd, x);
+  // The relative position bias and the attention mask go through as inputs
+  // of the checkpointed function, so the recomputation sees the same tensors.
+  const names = (['relPosBias', 'attnMask'] as const).filter((k) => options[k] !== undefined);
+  const fwd = (t: tf.Tensor, ...e: tf.Tensor[]): tf.Tensor =>
+    blk.forward(t, { training: options.training, ...Object.fromEntries(names.map((k, i) => [k, e[i]])) }).out;
+  const out = checkpoint(blk, fwd, x, ...names.map((k) => options[k]!));
   return { out: out as tf.Tensor3D };
 }

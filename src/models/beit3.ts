@@ -12,7 +12,8 @@ import { linear } from '../ops/matmul.js';
 import type { VisualTokenizer } from '../tokenizers/types.js';
 import type { Rng } from '../utils/random.js';
 import { readPatchMask } from './beit.js';
-import { checkConfigObject } from '../utils/config.js';
+import { checkConfigObject, optionalOneOf } from '../utils/config.js';
+import { checkpoint, resolveCheckpointing, type Checkpointing } from '../layers/checkpoint.js';
 
 /**
  * BEiT-3 (Wang et al. 2023, "Image as a Foreign Language: BEiT Pretraining
@@ -60,6 +61,15 @@ export interface BEiT3Config {
    * `training: true`. Default 0.
    */
   dropPathRate?: number;
+  /**
+   * Activation checkpointing of every Multiway layer (see the ViT's
+   * `checkpointing`): the backward pass recomputes each layer instead of
+   * keeping its intermediates, about a third more compute for a fraction of
+   * the memory; gradients are unchanged. Not with drop path in training.
+   * Default `'auto'`: on only when the estimated training memory of the
+   * layers exceeds 1 GiB ({@link layers.resolveCheckpointing | resolveCheckpointing}).
+   */
+  checkpointing?: Checkpointing;
   /** Seed of the initial weights. Default 0. */
   seed?: number;
   /** Layer name. */
@@ -229,6 +239,7 @@ export function resolveBeit3Config(who: string, config: BEiT3Config): ResolvedBE
     subln: config.subln ?? true,
     layernormEps: config.layernormEps ?? 1e-5,
     dropPathRate: config.dropPathRate ?? 0,
+    checkpointing: optionalOneOf(who, 'checkpointing', config.checkpointing, 'auto' as Checkpointing, [true, false, 'auto']),
     seed: config.seed ?? 0,
   };
   for (const k of ['patchSize', 'inChans', 'embedDim', 'layers', 'heads', 'ffnDim'] as const) {
@@ -324,11 +335,14 @@ export class BEiT3 extends Module {
   readonly layers: MultiwayBlock[] = [];
   /** `encoder.layer_norm` (multiway). */
   readonly layerNorm: Multiway<LayerNorm>;
+  /** Whether training steps recompute each layer in the backward pass (config `checkpointing`; mutable). */
+  checkpointing: Checkpointing;
 
   constructor(config: BEiT3Config = {}) {
     super({ name: checkConfigObject('BEiT3', config).name, seed: config.seed });
     const c = resolveBeit3Config('BEiT3', config);
     this.config = c;
+    this.checkpointing = c.checkpointing;
     const D = c.embedDim;
     this.textEmbed = this.addParam('text_embed.weight', [c.vocabSize, D], { kind: 'normal', std: D ** -0.5 });
     this.visionEmbed = this.addModule(
@@ -465,7 +479,21 @@ export class BEiT3 extends Module {
         attnMask = keyPaddingMask(full);
       }
       const attentions: tf.Tensor[] = [];
+      // Attention maps are forward-only: no checkpointing when they are asked for.
+      const ckpt = options.returnAttention !== true && resolveCheckpointing(this.checkpointing, this.layers, x, options.training);
       for (const layer of this.layers) {
+        if (ckpt) {
+          if (options.training && layer.config.dropPath > 0) {
+            throw new Error(
+              `BEiT3: checkpointing with drop path ${layer.config.dropPath} in layer '${layer.name}' in training mode; a recomputed ` +
+                'layer would draw another path. Turn checkpointing off or set dropPathRate to 0',
+            );
+          }
+          const fwd = (t: tf.Tensor, ...m: tf.Tensor[]): tf.Tensor =>
+            layer.forward(t, { splitPosition: split, attnMask: m[0], training: options.training }).out;
+          x = checkpoint(layer, fwd, x, ...(attnMask ? [attnMask] : []));
+          continue;
+        }
         const o = layer.forward(x, {
           splitPosition: split,
           attnMask,

@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { serialization } from '@tensorflow/tfjs-core';
 import { AttentionalPooler } from '../layers/attentional_pooler.js';
 import { Block } from '../layers/block.js';
+import { resolveCheckpointing, runBlock, type Checkpointing } from '../layers/checkpoint.js';
 import { LayerNorm } from '../layers/layer_norm.js';
 import type { MlpActivation } from '../layers/mlp.js';
 import { Module, type Weight } from '../layers/module.js';
@@ -10,6 +11,7 @@ import { RandomMasker } from '../masking/random_masker.js';
 import type { RandomSource } from '../masking/common.js';
 import { linear } from '../ops/matmul.js';
 import { gatherTokens } from '../ops/permute.js';
+import { optionalOneOf } from '../utils/config.js';
 import { checkConfigObject } from '../utils/config.js';
 
 /** Config of {@link ClipVisionTransformer}. Defaults: open_clip `CLIPVisionCfg` (ViT-B/16 at 224 px, output 512). */
@@ -56,6 +58,15 @@ export interface ClipVisionConfig {
   poolType?: 'tok' | 'avg';
   /** LayerNorm epsilon. Default 1e-5 (PyTorch's default, which open_clip keeps). */
   normEps?: number;
+  /**
+   * Activation checkpointing of every block (see the ViT's `checkpointing`):
+   * the backward pass recomputes each block instead of keeping its
+   * intermediates, about a third more compute for a fraction of the memory;
+   * gradients are unchanged. Default `'auto'`: on only when the estimated
+   * training memory of the blocks exceeds 1 GiB
+   * ({@link layers.resolveCheckpointing | resolveCheckpointing}).
+   */
+  checkpointing?: Checkpointing;
   /** Seed of the initial weights. Default 0. */
   seed?: number;
   /** Layer name. */
@@ -128,6 +139,8 @@ export class ClipVisionTransformer extends Module {
   readonly lnPost: LayerNorm;
   /** `proj`. */
   readonly proj: Weight;
+  /** Whether training steps recompute each block in the backward pass (config `checkpointing`; mutable). */
+  checkpointing: Checkpointing;
 
   constructor(config: ClipVisionConfig = {}) {
     super({ name: checkConfigObject('ClipVisionTransformer', config).name, seed: config.seed });
@@ -149,6 +162,7 @@ export class ClipVisionTransformer extends Module {
       noLnPre: config.noLnPre ?? false,
       poolType: config.poolType ?? 'tok',
       normEps: config.normEps ?? 1e-5,
+      checkpointing: optionalOneOf('ClipVisionTransformer', 'checkpointing', config.checkpointing, 'auto' as Checkpointing, [true, false, 'auto']),
       seed: config.seed ?? 0,
     };
     for (const k of ['width', 'headWidth', 'embedDim'] as const) {
@@ -167,6 +181,7 @@ export class ClipVisionTransformer extends Module {
       throw new Error(`ClipVisionTransformer: poolType must be 'tok' or 'avg', got '${String(c.poolType)}'`);
     }
     this.config = c;
+    this.checkpointing = c.checkpointing;
     this.heads = c.width / c.headWidth;
     const W = c.width;
     this.conv1 = this.addModule(
@@ -307,7 +322,8 @@ export class ClipVisionTransformer extends Module {
         let x: tf.Tensor3D = this.embed(imgs);
         if (keep) x = this.keepPatches(x, keep);
         if (this.lnPre) x = this.lnPre.forward(x) as tf.Tensor3D;
-        for (const blk of this.blocks) x = blk.forward(x).out;
+        const ckpt = resolveCheckpointing(this.checkpointing, this.blocks, x, options.training);
+        for (const blk of this.blocks) x = runBlock(blk, x, { training: options.training }, ckpt).out;
         if (this.attnPool) x = this.attnPool.forward(x);
         x = this.lnPost.forward(x) as tf.Tensor3D;
         const [bb, t, w] = x.shape;

@@ -1,12 +1,16 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
-import { MAE, SimMIM, VisionTransformer, trainStep, AdamW, resolveCheckpointing, AUTO_CHECKPOINT_BYTES, ACTIVATION_BYTES_PER_ELEMENT, type Block } from '../../src/index.js';
+import {
+  MAE, SimMIM, VisionTransformer, trainStep, AdamW, resolveCheckpointing, AUTO_CHECKPOINT_BYTES, ACTIVATION_BYTES_PER_ELEMENT,
+  BEiT3, CLIP, FLIP, TextTransformer, ClipVisionTransformer, type Block,
+} from '../../src/index.js';
 
 /** Gradients of `loss` over `vars` as arrays by variable name. */
 function gradsOf(loss: () => tf.Scalar, vars: tf.Variable[]): { value: number; grads: Map<string, Float32Array> } {
   const { value, grads } = tf.variableGrads(loss, vars);
   const out = new Map<string, Float32Array>();
-  for (const v of vars) out.set(v.name, grads[v.name]!.dataSync() as Float32Array);
+  // A weight the loss does not reach (BEiT-3's mask token without a mask) has no gradient.
+  for (const v of vars) if (grads[v.name]) out.set(v.name, grads[v.name]!.dataSync() as Float32Array);
   const l = value.dataSync()[0]!;
   value.dispose();
   tf.dispose(Object.values(grads));
@@ -108,5 +112,63 @@ describe('activation checkpointing', () => {
     expect(tf.memory().numTensors).toBe(before);
     x.dispose();
     m.dispose();
+  });
+  /** Loss and gradients of `loss(model)` for a plain and a checkpointed copy (same seed), compared by position. */
+  function sameGradients<M extends { trainableVariables(): tf.Variable[]; dispose(): unknown }>(
+    make: (checkpointing: boolean) => M,
+    loss: (m: M) => tf.Scalar,
+  ): void {
+    const plain = make(false);
+    const ckpt = make(true);
+    const before = tf.memory().numTensors;
+    const a = gradsOf(() => loss(plain), plain.trainableVariables());
+    const b = gradsOf(() => loss(ckpt), ckpt.trainableVariables());
+    expect(tf.memory().numTensors).toBe(before);
+    expect(b.value).toBeCloseTo(a.value, 5);
+    const rename = (m: Map<string, Float32Array>): Map<string, Float32Array> => new Map([...m.values()].map((v, i) => [String(i), v]));
+    expectClose(rename(a.grads), rename(b.grads));
+    plain.dispose();
+    ckpt.dispose();
+  }
+
+  it('CLIP and FLIP (image tower, causal text tower with padding): same loss and gradients', () => {
+    const cfg = (checkpointing: boolean) => ({
+      embedDim: 8,
+      vision: { imageSize: 8, patchSize: 4, width: 8, layers: 2, headWidth: 4, checkpointing },
+      text: { contextLength: 5, vocabSize: 20, width: 8, heads: 2, layers: 2, checkpointing },
+      seed: 4,
+    });
+    expect(new ClipVisionTransformer({ checkpointing: true, layers: 0, width: 8, headWidth: 4, embedDim: 4, imageSize: 8, patchSize: 4 }).checkpointing).toBe(true);
+    expect(() => new TextTransformer({ checkpointing: 1 as never })).toThrow(/TextTransformer: checkpointing must be one of true, false, "auto", got 1/);
+    expect(() => new ClipVisionTransformer({ checkpointing: 'on' as never })).toThrow(/ClipVisionTransformer: checkpointing must be/);
+    const imgs = tf.randomUniform([3, 8, 8, 3], 0, 1, 'float32', 6);
+    const ids = tf.tensor2d([[1, 5, 7, 19, 0], [2, 3, 19, 0, 0], [4, 19, 0, 0, 0]], [3, 5], 'int32');
+    const padding = tf.tensor2d([[0, 0, 0, 0, 1], [0, 0, 0, 1, 1], [0, 0, 1, 1, 1]], [3, 5], 'bool');
+    sameGradients((c) => new CLIP(cfg(c)), (m) => m.loss(imgs, ids, { text: { padding } }));
+    // FLIP: a fixed keep set, so both copies see the same patches.
+    const keep = tf.tensor2d([[0, 2], [1, 3], [3, 0]], [3, 2], 'int32');
+    sameGradients((c) => new FLIP({ ...cfg(c), maskRatio: 0.5 }), (m) => m.loss(imgs, ids, { image: { training: true, patchKeepIndices: keep } }));
+    tf.dispose([imgs, ids, padding, keep]);
+  });
+
+  it('BEiT-3 (image and padded text through the Multiway layers): same loss and gradients; drop path in training refused', () => {
+    const cfg = { imgSize: 8, patchSize: 4, embedDim: 8, layers: 2, heads: 2, vocabSize: 20, maxSourcePositions: 10, seed: 7 };
+    const imgs = tf.randomUniform([2, 8, 8, 3], 0, 1, 'float32', 8);
+    const text = tf.tensor2d([[3, 4, 5], [6, 7, 0]], [2, 3], 'int32');
+    const textPaddingPosition = tf.tensor2d([[0, 0, 0], [0, 0, 1]], [2, 3], 'int32');
+    expect(new BEiT3(cfg).checkpointing).toBe('auto');
+    expect(() => new BEiT3({ ...cfg, checkpointing: 'yes' as never })).toThrow(/BEiT3: checkpointing must be/);
+    sameGradients(
+      (c) => new BEiT3({ ...cfg, checkpointing: c }),
+      (m) => tf.tidy(() => tf.sum(tf.square((m as BEiT3).forwardFeatures({ image: imgs, text, textPaddingPosition }).encoderOut)) as tf.Scalar),
+    );
+    const dp = new BEiT3({ ...cfg, checkpointing: true, dropPathRate: 0.1 });
+    const before = tf.memory().numTensors;
+    expect(() => dp.forwardFeatures({ image: imgs }, { training: true })).toThrow(/BEiT3: checkpointing with drop path/);
+    expect(tf.memory().numTensors).toBe(before);
+    tf.dispose(dp.forwardFeatures({ image: imgs }).encoderOut);
+    expect(tf.memory().numTensors).toBe(before);
+    dp.dispose();
+    tf.dispose([imgs, text, textPaddingPosition]);
   });
 });
