@@ -15,6 +15,14 @@
  * ViT-L/H). Steps after the warm-up are timed one by one; the median is
  * reported as images/s.
  *
+ * Then one training step of each other model (`--models`; all by default),
+ * the same encoder size: SimMIM and BEiT (the encoder sees every patch, with
+ * mask tokens), CLIP and FLIP (image and text towers, contrastive loss; FLIP
+ * drops half of the patches) and DINO (student on 2 global + 4 local crops,
+ * EMA teacher); see `examples/lib/bench-models.ts`. For every step: median
+ * ms and images/s, achieved GFLOP/s (model FLOPs), peak live tensor bytes,
+ * the WASM heap and kernel launches per step.
+ *
  * A second table compares, on wasm, the library's explicit transposes
  * before matMul (the default there) against tfjs's transpose flags
  * (`setExplicitTranspose(false)`). With `--torch`, the same step in PyTorch on
@@ -36,7 +44,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs-core';
-import { AdamW, MAE, maeTiny, setExplicitTranspose, trainStep, type MAEConfig } from '../src/index.js';
+import { AdamW, MAE, maeTiny, setExplicitTranspose, trainStep, type Checkpointing, type MAEConfig } from '../src/index.js';
+import { BENCH_MODELS, BENCH_SIZE, QUICK_SIZE, benchModelFlops, benchModelLabel, benchModelSpec, buildBenchStep, type BenchModel, type StepRunner } from './lib/bench-models.js';
 import { describeBackend, EXAMPLE_BACKENDS, intFlag, parseThreads, useBackend, type ExampleBackend } from './lib/runtime.js';
 
 const USAGE = `usage: tsx examples/bench.ts [options]
@@ -51,7 +60,12 @@ const USAGE = `usage: tsx examples/bench.ts [options]
   --no-transpose-table  skip the explicit-transpose vs flags comparison
   --threads N        wasm threads, 1-8 (default 1: the single-threaded reference;
                      cpu and torch stay on one thread)
-  --checkpointing    activation checkpointing in every block (less memory, ~1/3 more compute)
+  --models LIST      comma-separated, of mae,${BENCH_MODELS.join(',')}, or all
+                     (default all): MAE's step at mask 0.75 and 0, then one
+                     step of each other model (examples/lib/bench-models.ts)
+  --checkpointing M  activation checkpointing: off (default: every figure
+                     without recomputation), on, or auto (the library's
+                     default: on where a stack's training memory > 1 GiB)
   --torch            also time PyTorch (one thread) with examples/bench_torch.py
   --out PATH         JSON results (default bench-results/mae-step.json)
   --quick            smoke run: a tiny model, batch 8, 1 timed step
@@ -59,9 +73,12 @@ const USAGE = `usage: tsx examples/bench.ts [options]
 
 /** One timed configuration. */
 interface Measurement {
+  /** `mae`, or one of the other models (`examples/lib/bench-models.ts`). */
+  model: string;
   /** `cpu`, `wasm` or `torch`. */
   backend: string;
-  maskRatio: number;
+  /** MAE's mask ratio; null for the other models (their masking is fixed, see bench-models.ts). */
+  maskRatio: number | null;
   /** Images per step. */
   batch: number;
   /** Whether matMul used explicit transposes (tfjs backends only). */
@@ -72,8 +89,8 @@ interface Measurement {
   imagesPerSecond: number;
   /** Loss of the last step (a sanity check: finite). */
   lastLoss: number;
-  /** Activation checkpointing on (tfjs backends only). */
-  checkpointing: boolean | null;
+  /** Activation checkpointing setting (tfjs backends only). */
+  checkpointing: Checkpointing | null;
   /** Model FLOPs of one step (forward + backward = 3x the forward's matrix products), per {@link maeStepFlops}. */
   flopsPerStep: number | null;
   /** Achieved GFLOP/s at the median step time. */
@@ -162,6 +179,23 @@ function timeSteps(config: MAEConfig, batch: number, steps: number, warmup: numb
   const optimizer = new AdamW(model, { lr: 1.5e-4, betas: [0.9, 0.95], weightDecay: 0.05 });
   const [h, w] = typeof config.imgSize === 'number' ? [config.imgSize, config.imgSize] : config.imgSize!;
   const x = tf.randomUniform([batch, h, w, config.inChans ?? 3], 0, 1, 'float32', 1);
+  return timeRunner(
+    {
+      // trainStep reads the loss back (dataSync), so the step has finished when it returns.
+      step: () => trainStep(() => stepLoss(model, x), model, optimizer).loss,
+      dispose: () => {
+        x.dispose();
+        optimizer.dispose();
+        model.dispose();
+      },
+    },
+    steps,
+    warmup,
+  );
+}
+
+/** Times `steps` calls of `runner.step` after `warmup` untimed ones, metering the last; disposes the runner. */
+function timeRunner(runner: StepRunner, steps: number, warmup: number): Timed {
   const stepMs: number[] = [];
   let lastLoss = NaN;
   const meter = new KernelMeter();
@@ -169,12 +203,11 @@ function timeSteps(config: MAEConfig, batch: number, steps: number, warmup: numb
   try {
     for (let i = 0; i < warmup + steps; i++) {
       // The last timed step is metered too: the hook is one counter per
-      // kernel (~7,500 per step), nothing next to a step's seconds.
+      // kernel (thousands per step), nothing next to a step's seconds.
       const metered = i === warmup + steps - 1;
       if (metered) meter.install();
       const t0 = performance.now();
-      // trainStep reads the loss back (dataSync), so the step has finished when it returns.
-      lastLoss = trainStep(() => stepLoss(model, x), model, optimizer).loss;
+      lastLoss = runner.step();
       const ms = performance.now() - t0;
       if (metered) {
         meter.uninstall();
@@ -184,25 +217,24 @@ function timeSteps(config: MAEConfig, batch: number, steps: number, warmup: numb
     }
   } finally {
     meter.uninstall();
-    x.dispose();
-    optimizer.dispose();
-    model.dispose();
+    runner.dispose();
   }
   return { stepMs, lastLoss, peakTensorBytes: meter.peakBytes || undefined, kernelsPerStep: kernelsPerStep || undefined, wasmHeapBytes: wasmHeapBytes() };
 }
 
 function measurement(
+  model: string,
   backend: string,
-  maskRatio: number,
+  maskRatio: number | null,
   explicit: boolean | null,
   batch: number,
   r: Timed & { peakBytes?: number | null },
   flops: number | null,
-  checkpointing: boolean | null,
+  checkpointing: Checkpointing | null,
 ): Measurement {
   const medianMs = median(r.stepMs);
   return {
-    backend, maskRatio, batch, explicitTranspose: explicit, stepMs: r.stepMs, medianMs,
+    model, backend, maskRatio, batch, explicitTranspose: explicit, stepMs: r.stepMs, medianMs,
     imagesPerSecond: (1000 * batch) / medianMs, lastLoss: r.lastLoss, checkpointing,
     flopsPerStep: flops, gflops: flops === null ? null : flops / (medianMs * 1e6),
     peakTensorBytes: r.peakTensorBytes ?? r.peakBytes ?? null, wasmHeapBytes: r.wasmHeapBytes ?? null,
@@ -218,13 +250,14 @@ function resolved(config: MAEConfig): MAE['config'] {
   return c;
 }
 
-/** Runs `examples/bench_torch.py` and reads its JSON line, or explains why not. */
+/** Runs `examples/bench_torch.py` (MAE's step, or `model`'s) and reads its JSON line, or explains why not. */
 function torchBench(
-  config: MAEConfig,
+  config: MAEConfig | Record<string, unknown>,
   batch: number,
   steps: number,
   warmup: number,
   maskRatios: number[],
+  model = 'mae',
 ): { info: string; results: Measurement[] } | string {
   const script = join(dirname(fileURLToPath(import.meta.url)), 'bench_torch.py');
   const args = [
@@ -234,16 +267,19 @@ function torchBench(
     '--steps', String(steps),
     '--warmup', String(warmup),
     '--mask-ratios', maskRatios.join(','),
+    '--model', model,
   ];
   const r = spawnSync('/usr/bin/python3', args, { encoding: 'utf8', env: { ...process.env, OMP_NUM_THREADS: '1', MKL_NUM_THREADS: '1' } });
   if (r.error) return `could not run /usr/bin/python3: ${r.error.message}`;
   if (r.status !== 0) return `bench_torch.py failed (exit ${r.status}): ${(r.stderr || r.stdout).trim().split('\n').slice(-3).join(' | ')}`;
   const line = r.stdout.split('\n').find((l) => l.startsWith('{'));
   if (line === undefined) return `bench_torch.py printed no JSON: ${r.stdout.trim().slice(0, 200)}`;
-  const parsed = JSON.parse(line) as { torch: string; blas: string | null; results: { maskRatio: number; stepMs: number[]; lastLoss: number; peakRssBytes?: number }[] };
+  const parsed = JSON.parse(line) as { torch: string; blas: string | null; results: { maskRatio: number | null; stepMs: number[]; lastLoss: number; peakRssBytes?: number }[] };
   return {
     info: `torch ${parsed.torch}, 1 thread, BLAS ${parsed.blas ?? '?'}${parsed.blas !== 'openblas' ? ' (not OpenBLAS: install libopenblas0-pthread for a fair reference)' : ''}`,
-    results: parsed.results.map((m) => measurement('torch', m.maskRatio, null, batch, { ...m, peakBytes: m.peakRssBytes ?? null }, maeStepFlops(resolved(config), batch, m.maskRatio), null)),
+    results: parsed.results.map((m) =>
+      measurement(model, 'torch', m.maskRatio ?? null, null, batch, { ...m, peakBytes: m.peakRssBytes ?? null }, model === 'mae' ? maeStepFlops(resolved(config as MAEConfig), batch, m.maskRatio!) : null, null),
+    ),
   };
 }
 
@@ -271,7 +307,8 @@ async function main(): Promise<void> {
       warmup: { type: 'string' },
       threads: { type: 'string' },
       'no-transpose-table': { type: 'boolean' },
-      checkpointing: { type: 'boolean' },
+      checkpointing: { type: 'string' },
+      models: { type: 'string' },
       torch: { type: 'boolean' },
       out: { type: 'string' },
       quick: { type: 'boolean' },
@@ -300,7 +337,17 @@ async function main(): Promise<void> {
     ? { ...maeTiny, embedDim: 32, depth: 2, numHeads: 2, decoderEmbedDim: 16, decoderDepth: 1, decoderNumHeads: 2, seed: 0 }
     : { ...maeTiny, seed: 0 };
   const maskRatios = [0.75, 0];
-  const checkpointing = values.checkpointing === true;
+  const ckptFlag = values.checkpointing ?? 'off';
+  const CKPT: Record<string, Checkpointing> = { off: false, on: true, auto: 'auto' };
+  if (!(ckptFlag in CKPT)) throw new Error(`--checkpointing must be off, on or auto, got '${ckptFlag}'`);
+  const checkpointing = CKPT[ckptFlag]!;
+  const allModels = ['mae', ...BENCH_MODELS];
+  const models = values.models === undefined || values.models === 'all' ? allModels : values.models.split(',').map((m) => m.trim());
+  for (const m of models) {
+    if (!allModels.includes(m)) throw new Error(`--models must list models of ${allModels.join(', ')} (or all), got '${m}' in '${values.models}'`);
+  }
+  const others = models.filter((m): m is BenchModel => m !== 'mae');
+  const size = quick ? QUICK_SIZE : BENCH_SIZE;
   await useBackend(backends[0] as ExampleBackend, { threads });
   const model = new MAE(config);
   const c = model.config;
@@ -313,14 +360,15 @@ async function main(): Promise<void> {
 
   const results: Measurement[] = [];
   const transposeResults: Measurement[] = [];
-  const failures: { backend: string; maskRatio: number; explicitTranspose: boolean | null; batch: number; error: string }[] = [];
+  const modelResults: Measurement[] = [];
+  const failures: { backend: string; model: string; maskRatio: number | null; explicitTranspose: boolean | null; batch: number; error: string }[] = [];
   for (const b of backends as ExampleBackend[]) {
     await useBackend(b, { threads });
     console.log(`backend ${await describeBackend()}`);
     const n = b === 'cpu' ? cpuSteps : steps;
     const bs = b === 'cpu' ? cpuBatch : batch;
     // Default mode first (explicit transposes on wasm), then wasm with transpose flags.
-    const modes: (boolean | undefined)[] = b === 'wasm' && values['no-transpose-table'] !== true ? [undefined, false] : [undefined];
+    const modes: (boolean | undefined)[] = !models.includes('mae') ? [] : b === 'wasm' && values['no-transpose-table'] !== true ? [undefined, false] : [undefined];
     try {
       for (const mode of modes) {
         setExplicitTranspose(mode);
@@ -328,11 +376,11 @@ async function main(): Promise<void> {
         for (const maskRatio of maskRatios) {
           let m: Measurement;
           try {
-            m = measurement(b, maskRatio, explicit, bs, timeSteps({ ...config, maskRatio, checkpointing }, bs, n, warmup), maeStepFlops(c, bs, maskRatio), checkpointing);
+            m = measurement('mae', b, maskRatio, explicit, bs, timeSteps({ ...config, maskRatio, checkpointing }, bs, n, warmup), maeStepFlops(c, bs, maskRatio), checkpointing);
           } catch (e) {
             // Typically the wasm heap (4 GB) running out; the backend is unusable afterwards.
             const error = e instanceof Error ? e.message : String(e);
-            failures.push({ backend: b, maskRatio, explicitTranspose: explicit, batch: bs, error });
+            failures.push({ backend: b, model: 'mae', maskRatio, explicitTranspose: explicit, batch: bs, error });
             console.log(`  ${b} mask ${maskRatio}: FAILED (${error}); skipping the rest of ${b}`);
             throw e;
           }
@@ -342,6 +390,19 @@ async function main(): Promise<void> {
           if (b === 'wasm' && modes.length > 1) transposeResults.push(m);
         }
       }
+      for (const name of others) {
+        let m: Measurement;
+        try {
+          m = measurement(name, b, null, null, bs, timeRunner(buildBenchStep(name, bs, checkpointing, size), n, warmup), benchModelFlops(name, bs, size), checkpointing);
+        } catch (e) {
+          const error = e instanceof Error ? e.message : String(e);
+          failures.push({ backend: b, model: name, maskRatio: null, explicitTranspose: null, batch: bs, error });
+          console.log(`  ${b} ${name}: FAILED (${error}); skipping the rest of ${b}`);
+          throw e;
+        }
+        console.log(`  ${b} ${benchModelLabel(name, size)}: median ${m.medianMs.toFixed(0)} ms/step, ${m.imagesPerSecond.toFixed(1)} img/s (loss ${m.lastLoss.toFixed(3)})`);
+        modelResults.push(m);
+      }
     } catch {
       // Recorded in `failures`; go on with the next backend.
     } finally {
@@ -350,7 +411,7 @@ async function main(): Promise<void> {
   }
   let torchNote: string | null = null;
   let torchInfo: string | null = null;
-  if (values.torch === true) {
+  if (values.torch === true && models.includes('mae')) {
     const t = torchBench(config, batch, steps, warmup, maskRatios);
     if (typeof t === 'string') {
       torchNote = t;
@@ -360,6 +421,24 @@ async function main(): Promise<void> {
       console.log(`reference ${t.info}`);
       for (const m of t.results) console.log(`  torch mask ${m.maskRatio}: median ${m.medianMs.toFixed(0)} ms/step, ${m.imagesPerSecond.toFixed(1)} img/s`);
       results.push(...t.results);
+    }
+  }
+
+  if (values.torch === true) {
+    for (const name of others) {
+      const t = torchBench(benchModelSpec(name, size), batch, steps, warmup, [], name);
+      if (typeof t === 'string') {
+        torchNote = `${torchNote ? `${torchNote}; ` : ''}${name}: ${t}`;
+        console.log(`torch ${name}: ${t}`);
+        continue;
+      }
+      torchInfo ??= t.info;
+      for (const m of t.results) {
+        const mm = { ...m, model: name, maskRatio: null, flopsPerStep: benchModelFlops(name, batch, size) };
+        mm.gflops = mm.flopsPerStep / (mm.medianMs * 1e6);
+        console.log(`  torch ${benchModelLabel(name, size)}: median ${mm.medianMs.toFixed(0)} ms/step, ${mm.imagesPerSecond.toFixed(1)} img/s`);
+        modelResults.push(mm);
+      }
     }
   }
 
@@ -390,10 +469,10 @@ async function main(): Promise<void> {
   });
   const header = ['backend', 'batch', 'ms/step (0.75)', 'img/s (0.75)', 'ms/step (0)', 'img/s (0)', 'speed-up 0.75 vs 0'];
   if (torch75) header.push('torch/this img/s (0.75)', 'torch/this img/s (0)');
-  printTable('MAE training step (forward, backward, AdamW), median of timed steps; mask ratio in brackets', header, rows);
+  if (results.length > 0) printTable('MAE training step (forward, backward, AdamW), median of timed steps; mask ratio in brackets', header, rows);
   const mb = (b: number | null): string => (b === null ? '-' : (b / 2 ** 20).toFixed(0));
-  printTable(
-    `Per step: achieved GFLOP/s (model FLOPs), peak memory (MiB: live tensors; WASM heap; torch: process RSS), kernels dispatched${checkpointing ? '; activation checkpointing on' : ''}`,
+  if (results.length > 0) printTable(
+    `Per step: achieved GFLOP/s (model FLOPs), peak memory (MiB: live tensors; WASM heap; torch: process RSS), kernels dispatched; activation checkpointing ${ckptFlag}`,
     ['backend', 'mask', 'GFLOP/step', 'GFLOP/s', 'peak tensors', 'wasm heap', 'torch RSS', 'kernels/step'],
     results.map((m) => [
       m.backend, String(m.maskRatio), fmt(m.flopsPerStep === null ? undefined : m.flopsPerStep / 1e9, 2), fmt(m.gflops ?? undefined, 2),
@@ -401,6 +480,23 @@ async function main(): Promise<void> {
       m.kernelsPerStep === null ? '-' : String(m.kernelsPerStep),
     ]),
   );
+
+  if (modelResults.length > 0) {
+    const torchOf = (name: string): Measurement | undefined => modelResults.find((m) => m.model === name && m.backend === 'torch');
+    printTable(
+      `Other pretraining steps (forward, backward, AdamW; ${quick ? 'quick size' : 'ViT D 192 x 12 x 3 heads at 32 px, patch 4'}), median of timed steps; memory in MiB; activation checkpointing ${ckptFlag}`,
+      ['model', 'backend', 'batch', 'ms/step', 'img/s', 'GFLOP/s', 'peak tensors', 'wasm heap', 'torch RSS', 'kernels/step', 'torch/this img/s'],
+      modelResults.map((m) => {
+        const t = torchOf(m.model);
+        return [
+          benchModelLabel(m.model as BenchModel, size), m.backend, String(m.batch), fmt(m.medianMs, 0), fmt(m.imagesPerSecond), fmt(m.gflops ?? undefined, 2),
+          m.backend === 'torch' ? '-' : mb(m.peakTensorBytes), mb(m.wasmHeapBytes), m.backend === 'torch' ? mb(m.peakTensorBytes) : '-',
+          m.kernelsPerStep === null ? '-' : String(m.kernelsPerStep),
+          m.backend === 'torch' ? '1' : t ? fmt(t.imagesPerSecond / m.imagesPerSecond, 1) : '-',
+        ];
+      }),
+    );
+  }
 
   if (transposeResults.length > 0) {
     const tRows = [true, false].map((explicit) => {
@@ -422,7 +518,7 @@ async function main(): Promise<void> {
     benchmark: 'mae-train-step',
     date: new Date().toISOString(),
     machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? null, node: process.version },
-    config: { ...c, batch, cpuBatch, checkpointing, wasmThreads: threads },
+    config: { ...c, batch, cpuBatch, checkpointing: ckptFlag, wasmThreads: threads },
     quick,
     warmupSteps: warmup,
     results,
@@ -435,6 +531,7 @@ async function main(): Promise<void> {
     ),
     failures,
     wasmTransposeComparison: transposeResults,
+    models: { size, results: modelResults },
     torchNote,
     torchInfo,
   };

@@ -224,5 +224,28 @@ describe('examples/bench.ts', () => {
     const torch = json.results.filter((m) => m.backend === 'torch');
     if (json.torchNote === null) expect(torch.map((m) => m.maskRatio)).toEqual([0.75, 0]);
     else expect(torch).toEqual([]);
+    // The other models: one step each on this backend (and in PyTorch), with the same figures.
+    const models = ['simmim', 'beit', 'clip', 'flip', 'dino'];
+    const others = (json as unknown as { models: { results: { model: string; backend: string; maskRatio: null; gflops: number; kernelsPerStep: number | null; peakTensorBytes: number; lastLoss: number; stepMs: number[] }[] } }).models.results;
+    expect(others.filter((m) => m.backend === backend).map((m) => m.model)).toEqual(models);
+    for (const m of others) {
+      expect(m.maskRatio).toBeNull();
+      expect(m.stepMs).toHaveLength(1);
+      expect(Number.isFinite(m.lastLoss)).toBe(true);
+      expect(m.gflops).toBeGreaterThan(0);
+      if (m.backend !== 'torch') expect(m.kernelsPerStep).toBeGreaterThan(0);
+    }
+    if (json.torchNote === null) expect(others.filter((m) => m.backend === 'torch').map((m) => m.model)).toEqual(models);
+    expect(r.stdout).toMatch(/^model +\| backend \| batch \| ms\/step \| img\/s \| GFLOP\/s \| peak tensors \| wasm heap \| torch RSS \| kernels\/step \| torch\/this img\/s$/m);
+    expect(r.stdout).toMatch(new RegExp(`^DINO \\(2 x 32 px \\+ 4 x 16 px crops, K 64\\) +\\| +${backend} \\| +8 \\|`, 'm'));
+  });
+
+  it('refuses an unknown model or checkpointing mode, naming the flag', async () => {
+    const a = await runExample('bench.ts', ['--quick', '--models', 'mae,vq']);
+    expect(a.code).toBe(1);
+    expect(a.stderr).toMatch(/--models must list models of mae, simmim, beit, clip, flip, dino \(or all\), got 'vq'/);
+    const b = await runExample('bench.ts', ['--quick', '--checkpointing', 'yes']);
+    expect(b.code).toBe(1);
+    expect(b.stderr).toMatch(/--checkpointing must be off, on or auto, got 'yes'/);
   });
 });
