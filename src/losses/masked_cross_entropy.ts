@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { ensureGradients } from '../ops/gradients.js';
 import { checkFloat, checkMinRank, fmtShape } from './common.js';
+import { hostValues } from '../utils/host_values.js';
 
 /** Options of {@link maskedCrossEntropy}. */
 export interface MaskedCrossEntropyOptions {
@@ -82,7 +83,7 @@ export function maskedCrossEntropy(
   if (validate) {
     // One read of the labels: a label past the vocabulary would otherwise
     // give an all-zero one-hot row and a silently wrong (zero) loss.
-    const ids = labels.dataSync();
+    const ids = hostValues(labels);
     let counted = 0;
     for (let i = 0; i < ids.length; i++) {
       const id = ids[i]!;

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { Rng } from '../utils/random.js';
 import { checkInt, checkRatio, toRng, type RandomSource } from './common.js';
+import { hostValues } from '../utils/host_values.js';
 
 /** Options of {@link RandomMasker}. */
 export interface RandomMaskerConfig {
@@ -199,7 +200,7 @@ function readNoise(source: RandomMaskSource, batchSize: number, numTokens: numbe
         `${who}: noise shape [${given.shape.join(', ')}] must be [batchSize, numTokens] = [${batchSize}, ${numTokens}]`,
       );
     }
-    flat = Float32Array.from(given.dataSync());
+    flat = Float32Array.from(hostValues(given));
   } else if (given instanceof Float32Array) {
     flat = Float32Array.from(given);
   } else if (Array.isArray(given) && given.length > 0 && Array.isArray(given[0])) {

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { checkInt, checkRatio, toRng, type RandomSource } from './common.js';
+import { hostValues } from '../utils/host_values.js';
 
 /** Options of {@link TextMasker}. */
 export interface TextMaskerConfig {
@@ -237,7 +238,7 @@ export class TextMasker {
         throw new Error(`${who}: ids tensor must be int32 [B, T], got ${ids.dtype} [${ids.shape.join(', ')}]`);
       }
       seqLen = ids.shape[1];
-      flat = ids.dataSync() as Int32Array;
+      flat = hostValues(ids) as Int32Array;
     } else if (Array.isArray(ids) && ids.length > 0 && ids.every((r) => Array.isArray(r))) {
       seqLen = ids[0]!.length;
       if (ids.some((r) => r.length !== seqLen)) {

@@ -12,6 +12,7 @@ import { deriveSeed } from '../utils/random.js';
 import { VisionTransformer, type VisionTransformerConfig, type VitBackboneConfig, type VitForwardOptions } from './vit.js';
 import { checkVitBackboneConfig } from './vit_config_checks.js';
 import { CONFIG_LIMITS, checkConfigObject, checkTensorArg, optionalInt, requireTensor } from '../utils/config.js';
+import { hostValues } from '../utils/host_values.js';
 
 /**
  * The BEiT-form encoder pass with a mask token (BEiT `forward_features`,
@@ -143,7 +144,7 @@ export function readPatchMask(
   if (mask.dtype !== 'float32' && mask.dtype !== 'int32' && mask.dtype !== 'bool') {
     throw new Error(`${who}: ${name} must be float32, int32 or bool, got ${mask.dtype}`);
   }
-  const data = mask.dataSync();
+  const data = hostValues(mask);
   const weights = new Float32Array(data.length);
   const rows: number[] = [];
   const counts = new Array<number>(batch).fill(0);
@@ -415,7 +416,7 @@ export class BEiT extends Module {
       } else {
         throw new Error(`BEiT: labels must be [M=${rows.length}] (masked patches) or [B=${B}, L=${L}], got shape [${targets.shape}]`);
       }
-      ids = targets.dataSync();
+      ids = hostValues(targets);
     } else {
       const tok = 'tokenize' in targets ? targets : targets.tokenizer;
       const images = 'tokenize' in targets ? imgs : targets.images;

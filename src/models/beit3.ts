@@ -14,6 +14,7 @@ import type { Rng } from '../utils/random.js';
 import { readPatchMask } from './beit.js';
 import { checkConfigObject, optionalOneOf } from '../utils/config.js';
 import { checkpoint, resolveCheckpointing, type Checkpointing } from '../layers/checkpoint.js';
+import { hostValues } from '../utils/host_values.js';
 
 /**
  * BEiT-3 (Wang et al. 2023, "Image as a Foreign Language: BEiT Pretraining
@@ -268,7 +269,7 @@ function readZeroOne(who: string, name: string, m: unknown, b: number, l: number
   if (m.dtype !== 'bool' && m.dtype !== 'int32' && m.dtype !== 'float32') {
     throw new Error(`${who}: ${name} must be bool, int32 or float32, got ${m.dtype}`);
   }
-  const data = m.dataSync();
+  const data = hostValues(m);
   const out = new Float32Array(data.length);
   for (let i = 0; i < data.length; i++) {
     const v = Number(data[i]);
@@ -424,7 +425,7 @@ export class BEiT3 extends Module {
       if (l < 1 || l > this.maxTextLength) {
         throw new Error(`${who}: inputs.text has length ${l}, expected 1 <= L <= maxSourcePositions - 2 = ${this.maxTextLength}`);
       }
-      const ids = text.dataSync();
+      const ids = hostValues(text);
       for (let i = 0; i < ids.length; i++) {
         const v = ids[i]!;
         if (v < 0 || v >= vocabSize) {
@@ -658,7 +659,7 @@ export class BEiT3Mdm extends Module {
         if (vt.dtype !== 'int32' || vt.rank !== 2 || vt.shape[0] !== chk.batch || vt.shape[1] !== Np) {
           throw new Error(`${who}: inputs.visualTokens must be int32 [B=${chk.batch}, Np=${Np}], got ${vt.dtype} shape [${vt.shape}]`);
         }
-        ids = vt.dataSync();
+        ids = hostValues(vt);
       } else if (vt !== null && typeof vt === 'object' && typeof (vt as VisualTokenizer).tokenize === 'function') {
         const tok = vt as VisualTokenizer;
         if (tok.vocabSize !== this.config.visualVocabSize) {
@@ -698,7 +699,7 @@ export class BEiT3Mdm extends Module {
             `${tl instanceof tf.Tensor ? `${tl.dtype} shape [${tl.shape}]` : String(tl)}`,
         );
       }
-      const data = tl.dataSync();
+      const data = hostValues(tl);
       const rows: number[] = [];
       const labels: number[] = [];
       const V = this.config.vocabSize;

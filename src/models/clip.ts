@@ -174,7 +174,9 @@ export class CLIP extends Module {
     return tf.tidy(() => {
       const img = this.encodeImage(images, { ...this.imageOptions(options), normalize: true });
       const txt = this.encodeText(ids, { ...options.text, normalize: true });
-      return clipLoss(img, txt, this.logitScale.read()).loss;
+      // The model's own parameter is a log scale by construction: no read
+      // back to check it (a synchronous GPU read on WebGL/WebGPU every step).
+      return clipLoss(img, txt, this.logitScale.read(), { checkLogitScale: false }).loss;
     });
   }
 

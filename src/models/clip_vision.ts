@@ -13,6 +13,7 @@ import { linear } from '../ops/matmul.js';
 import { gatherTokens } from '../ops/permute.js';
 import { optionalOneOf } from '../utils/config.js';
 import { checkConfigObject } from '../utils/config.js';
+import { hostValues } from '../utils/host_values.js';
 
 /** Config of {@link ClipVisionTransformer}. Defaults: open_clip `CLIPVisionCfg` (ViT-B/16 at 224 px, output 512). */
 export interface ClipVisionConfig {
@@ -262,7 +263,7 @@ export class ClipVisionTransformer extends Module {
             `${k instanceof tf.Tensor ? `${k.dtype} shape [${k.shape}]` : String(k)}`,
         );
       }
-      const v = k.dataSync();
+      const v = hostValues(k);
       for (let i = 0; i < v.length; i++) {
         if (v[i]! < 0 || v[i]! >= this.numPatches) {
           throw new Error(`ClipVisionTransformer: options.patchKeepIndices holds ${v[i]}, outside [0, numPatches=${this.numPatches})`);

@@ -11,6 +11,7 @@ import { linear } from '../ops/matmul.js';
 import { deriveSeed } from '../utils/random.js';
 import { optionalOneOf } from '../utils/config.js';
 import { checkConfigObject, describeValue, optionalSeed, requireInt } from '../utils/config.js';
+import { hostValues } from '../utils/host_values.js';
 
 /**
  * How {@link TextTransformer} pools its tokens into one feature per text
@@ -97,7 +98,7 @@ export function checkTokenIds(owner: string, ids: unknown, vocabSize: number, co
   if (b < 1 || l < 1 || l > contextLength) {
     throw new Error(`${owner}: ids must be [B >= 1, 1 <= L <= contextLength=${contextLength}], got shape [${ids.shape}]`);
   }
-  const data = ids.dataSync() as Int32Array;
+  const data = hostValues(ids) as Int32Array;
   for (let i = 0; i < data.length; i++) {
     const v = data[i]!;
     if (v < 0 || v >= vocabSize) {

@@ -21,6 +21,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { ensureGradients } from './gradients.js';
 import { matMul } from './matmul.js';
+import { hostValues } from '../utils/host_values.js';
 
 function checkIds(fn: string, name: string, ids: tf.Tensor, batch: number): void {
   if (!(ids instanceof tf.Tensor)) {
@@ -59,7 +60,7 @@ function checkIdRange(fn: string, name: string, ids: tf.Tensor, limit: number, v
   if (validate !== undefined && validate !== true) {
     throw new Error(`${fn}: options.validate must be a boolean, got ${String(validate)}`);
   }
-  const v = ids.dataSync();
+  const v = hostValues(ids);
   for (let i = 0; i < v.length; i++) {
     const id = v[i]!;
     if (id < 0 || id >= limit) {

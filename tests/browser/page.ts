@@ -2,8 +2,8 @@
  * The browser test page (bundled by `run.ts` with esbuild): on the backend
  * named in the query string (`?backend=webgl&f16=1`, `?backend=wasm&threads=1`)
  * it runs a few in-repo conformance cases against their PyTorch references
- * and a few MAE training steps with `trainStepAsync` (what a page must use:
- * no synchronous read back), then publishes a JSON report as
+ * and a few MAE and CLIP training steps with `trainStepAsync` (what a page
+ * must use: no synchronous read back), then publishes a JSON report as
  * `window.__mimkitReport` for the Playwright driver.
  */
 import * as tf from '@tensorflow/tfjs-core';
@@ -11,7 +11,7 @@ import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-webgl';
 import '@tensorflow/tfjs-backend-webgpu';
 import { setThreadsCount, setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
-import { AdamW, MAE, halfPrecisionBackend, parseSafetensors, trainStepAsync } from '../../src/index.js';
+import { AdamW, CLIP, MAE, clampLogitScale, halfPrecisionBackend, parseSafetensors, trainStepAsync } from '../../src/index.js';
 import { makeCase } from '../conformance/case.js';
 import type { KindRunner } from '../conformance/types.js';
 import { run as beitMim } from '../conformance/kinds/beit_mim.js';
@@ -34,6 +34,8 @@ export interface PageReport {
   /** A checksum of the weights after training: sum and sum of squares. */
   weightSum: number;
   weightSumSq: number;
+  /** The same for a few CLIP steps (image and causal text towers, contrastive loss, logit-scale clamp). */
+  clip: { losses: number[]; counts: number[]; weightSum: number; weightSumSq: number };
   error?: string;
 }
 
@@ -114,18 +116,63 @@ async function train(steps: number, clip: boolean): Promise<Pick<PageReport, 'lo
       losses.push(r.loss);
       counts.push(tf.memory().numTensors);
     }
-    let weightSum = 0;
-    let weightSumSq = 0;
-    for (const w of model.namedWeights().values()) {
-      const d = await w.read().data();
-      for (let i = 0; i < d.length; i++) {
-        weightSum += d[i]!;
-        weightSumSq += d[i]! * d[i]!;
-      }
-    }
-    return { losses, counts, weightSum, weightSumSq, gradChecks };
+    return { losses, counts, gradChecks, ...(await checksum(model)) };
   } finally {
     x.dispose();
+    opt.dispose();
+    model.dispose();
+  }
+}
+
+/** Sum and sum of squares of every weight of `model`, read asynchronously. */
+async function checksum(model: { namedWeights(): Map<string, { read(): tf.Tensor }> }): Promise<{ weightSum: number; weightSumSq: number }> {
+  let weightSum = 0;
+  let weightSumSq = 0;
+  for (const w of model.namedWeights().values()) {
+    const d = await w.read().data();
+    for (let i = 0; i < d.length; i++) {
+      weightSum += d[i]!;
+      weightSumSq += d[i]! * d[i]!;
+    }
+  }
+  return { weightSum, weightSumSq };
+}
+
+/** A few CLIP steps on fixed image-text pairs (padded texts: the causal and padding masks together). */
+async function trainClip(steps: number): Promise<PageReport['clip']> {
+  const model = new CLIP({
+    embedDim: 16,
+    vision: { imageSize: 16, patchSize: 4, width: 32, layers: 2, headWidth: 16 },
+    text: { contextLength: 8, vocabSize: 50, width: 32, heads: 2, layers: 2 },
+    seed: 3,
+  });
+  const opt = new AdamW(model, { lr: 1e-3, betas: [0.9, 0.98], weightDecay: 0.1 });
+  const b = 4;
+  const x = tf.tensor4d(Float32Array.from({ length: b * 16 * 16 * 3 }, (_, i) => Math.sin(i * 0.29)), [b, 16, 16, 3]);
+  // Texts of 8, 6, 5 and 3 tokens ending with the end-of-text id 49 (the largest: argmax pooling), then padding 0.
+  const lengths = [8, 6, 5, 3];
+  const idsData = new Int32Array(b * 8);
+  const padData = new Int32Array(b * 8);
+  lengths.forEach((n, r) => {
+    for (let j = 0; j < 8; j++) {
+      idsData[r * 8 + j] = j < n - 1 ? 1 + ((r * 7 + j * 3) % 47) : j === n - 1 ? 49 : 0;
+      padData[r * 8 + j] = j < n ? 0 : 1;
+    }
+  });
+  const ids = tf.tensor2d(idsData, [b, 8], 'int32');
+  const padding = tf.tensor2d(padData, [b, 8], 'int32');
+  const losses: number[] = [];
+  const counts: number[] = [];
+  try {
+    for (let i = 0; i < steps; i++) {
+      const r = await trainStepAsync(() => model.loss(x, ids, { text: { padding } }), model, opt, { clipNorm: 1 });
+      clampLogitScale(model.logitScale);
+      losses.push(r.loss);
+      counts.push(tf.memory().numTensors);
+    }
+    return { losses, counts, ...(await checksum(model)) };
+  } finally {
+    tf.dispose([x, ids, padding]);
     opt.dispose();
     model.dispose();
   }
@@ -134,7 +181,10 @@ async function train(steps: number, clip: boolean): Promise<Pick<PageReport, 'lo
 async function main(): Promise<PageReport> {
   const q = new URLSearchParams(location.search);
   const backend = q.get('backend') ?? 'cpu';
-  const report: PageReport = { backend, info: {}, conformance: [], losses: [], counts: [], weightSum: NaN, weightSumSq: NaN, gradChecks: {} };
+  const report: PageReport = {
+    backend, info: {}, conformance: [], losses: [], counts: [], weightSum: NaN, weightSumSq: NaN, gradChecks: {},
+    clip: { losses: [], counts: [], weightSum: NaN, weightSumSq: NaN },
+  };
   try {
     if (q.get('f16') === '1') tf.env().set('WEBGL_FORCE_F16_TEXTURES', true);
     if (backend === 'wasm') {
@@ -161,6 +211,7 @@ async function main(): Promise<PageReport> {
       report.conformance.push(await runCase(n, buf));
     }
     Object.assign(report, await train(Number(q.get('steps') ?? 3), q.get('clip') !== '0'));
+    report.clip = await trainClip(Number(q.get('clipSteps') ?? 3));
   } catch (e) {
     report.error = e instanceof Error ? `${e.message}\n${e.stack ?? ''}` : String(e);
   }

@@ -12,9 +12,10 @@
  * - WebGPU on SwiftShader's Vulkan.
  *
  * Each run must pass the conformance cases (against their PyTorch
- * references, at the cases' tolerances), train a few MAE steps with
- * `trainStepAsync` whose losses and final weights equal cpu's within 1e-5
- * (relative), with a tensor count identical from step to step; the f16 run
+ * references, at the cases' tolerances), train a few MAE steps and a few
+ * CLIP steps (padded causal texts, contrastive loss) with `trainStepAsync`
+ * whose losses and final weights equal cpu's within 1e-5 (relative), with a
+ * tensor count identical from step to step; the f16 run
  * must only train without NaN (float16 storage cannot match float32 values).
  *
  * Flags: `--only NAME[,NAME]` picks runs; `--browser PATH` another Chromium;
@@ -159,6 +160,7 @@ async function runOne(spec: RunSpec, port: number, browserPath: string, headed: 
   } catch (e) {
     return {
       backend: spec.name, info: {}, conformance: [], losses: [], counts: [], weightSum: NaN, weightSumSq: NaN, gradChecks: {},
+      clip: { losses: [], counts: [], weightSum: NaN, weightSumSq: NaN },
       error: `${e instanceof Error ? e.message : String(e)}\nconsole:\n${console.slice(-10).join('\n')}`,
     };
   } finally {
@@ -177,6 +179,17 @@ function check(spec: RunSpec, r: PageReport, ref: PageReport | undefined): strin
   if (r.losses.length === 0 || !r.losses.every(Number.isFinite)) why.push(`losses not finite: ${r.losses}`);
   if (!Number.isFinite(r.weightSumSq)) why.push(`weights not finite after training (sum of squares ${r.weightSumSq})`);
   if (new Set(r.counts).size !== 1) why.push(`tensor count changes from step to step: ${r.counts}`);
+  const c = r.clip;
+  if (c.losses.length === 0 || !c.losses.every(Number.isFinite)) why.push(`CLIP losses not finite: ${c.losses}`);
+  if (!Number.isFinite(c.weightSumSq)) why.push(`CLIP weights not finite after training (sum of squares ${c.weightSumSq})`);
+  if (new Set(c.counts).size !== 1) why.push(`CLIP tensor count changes from step to step: ${c.counts}`);
+  if (spec.compare && ref) {
+    c.losses.forEach((l, i) => {
+      if (!(rel(l, ref.clip.losses[i]!) <= TOL)) why.push(`CLIP step ${i} loss ${l} vs cpu ${ref.clip.losses[i]} (> ${TOL})`);
+    });
+    if (!(rel(c.weightSum, ref.clip.weightSum) <= TOL)) why.push(`CLIP weight sum ${c.weightSum} vs cpu ${ref.clip.weightSum}`);
+    if (!(rel(c.weightSumSq, ref.clip.weightSumSq) <= TOL)) why.push(`CLIP weight sum of squares ${c.weightSumSq} vs cpu ${ref.clip.weightSumSq}`);
+  }
   if (spec.compare && ref) {
     r.losses.forEach((l, i) => {
       if (!(rel(l, ref.losses[i]!) <= TOL)) why.push(`step ${i} loss ${l} vs cpu ${ref.losses[i]} (> ${TOL})`);
@@ -227,10 +240,12 @@ async function main(): Promise<number> {
       const why = check(spec, r, ref);
       const maxErr = Math.max(0, ...r.conformance.map((c) => c.maxAbsErr));
       const lossErr = ref && r !== ref ? Math.max(0, ...r.losses.map((l, i) => rel(l, ref!.losses[i]!))) : 0;
+      const clipErr = ref && r !== ref ? Math.max(0, ...r.clip.losses.map((l, i) => rel(l, ref!.clip.losses[i]!))) : 0;
       console.log(
         `${why.length === 0 ? 'PASS' : 'FAIL'} ${spec.name.padEnd(18)} ${((performance.now() - t) / 1000).toFixed(1).padStart(5)} s  ` +
           `cases ${r.conformance.filter((c) => c.passed).length}/${r.conformance.length} (max |err| ${maxErr.toExponential(2)})  ` +
-          `losses ${r.losses.map((l) => l.toFixed(6)).join(' ')}  vs cpu ${lossErr.toExponential(2)}  tensors ${r.counts.join(',')}  ${JSON.stringify(r.info)}`,
+          `MAE losses ${r.losses.map((l) => l.toFixed(6)).join(' ')}  vs cpu ${lossErr.toExponential(2)}  tensors ${r.counts.join(',')}  ` +
+          `CLIP losses ${r.clip.losses.map((l) => l.toFixed(6)).join(' ')}  vs cpu ${clipErr.toExponential(2)}  ${JSON.stringify(r.info)}`,
       );
       for (const w of why) console.log(`    ${w.split('\n').join('\n    ')}`);
       if (why.length > 0) failed++;
