@@ -25,10 +25,6 @@ import wasmSimdUrl from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-si
 import wasmThreadedSimdUrl from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-threaded-simd.wasm?url';
 import { AdamW, MAE, maeMicro, maskedImage, pasteVisible, Rng, trainStepAsync, type MAEConfig } from '../../src/index.js';
 import { decodeFashionMnist, type FashionMnistData } from '../lib/fashion-mnist-decode.js';
-import trainImagesUrl from '../data/fashion-mnist-train-images-idx3-ubyte?url';
-import trainLabelsUrl from '../data/fashion-mnist-train-labels-idx1-ubyte?url';
-import testImagesUrl from '../data/fashion-mnist-test-images-idx3-ubyte?url';
-import testLabelsUrl from '../data/fashion-mnist-test-labels-idx1-ubyte?url';
 
 /** The backends `auto` tries, fastest first. */
 const BACKENDS = ['webgpu', 'webgl', 'wasm', 'cpu'] as const;
@@ -171,8 +167,13 @@ async function fetchBytes(url: string): Promise<Uint8Array> {
   return new Uint8Array(await res.arrayBuffer());
 }
 
-async function loadSplit(imagesUrl: string, labelsUrl: string, limit: number): Promise<FashionMnistData> {
-  const [images, labels] = await Promise.all([fetchBytes(imagesUrl), fetchBytes(labelsUrl)]);
+/** A split of `examples/data/` (Vite's public folder: served next to the page), zero-padded to 32 px. */
+async function loadSplit(split: 'train' | 'test', limit: number): Promise<FashionMnistData> {
+  const base = import.meta.env.BASE_URL;
+  const [images, labels] = await Promise.all([
+    fetchBytes(`${base}fashion-mnist-${split}-images-idx3-ubyte`),
+    fetchBytes(`${base}fashion-mnist-${split}-labels-idx1-ubyte`),
+  ]);
   return decodeFashionMnist(images, labels, { pad: 32, limit });
 }
 
@@ -345,8 +346,8 @@ async function main(): Promise<void> {
   state.backendInfo = await describeBackend(state.backend);
   ui.status.textContent = `backend ${state.backend}: loading Fashion-MNIST...`;
   const [train, test] = await Promise.all([
-    loadSplit(trainImagesUrl, trainLabelsUrl, TRAIN_SIZE),
-    loadSplit(testImagesUrl, testLabelsUrl, SHOWN),
+    loadSplit('train', TRAIN_SIZE),
+    loadSplit('test', SHOWN),
   ]);
 
   const model = new MAE(MODEL);

@@ -1,9 +1,9 @@
 /**
  * Vite config of the browser example (`npm run example:browser`, dev server;
  * `npm run example:browser:build`, static build in `examples/browser/dist`).
- * The page imports the library from `src/` and the Fashion-MNIST files and
- * tfjs-backend-wasm's binaries with `?url`, so the build carries only what the
- * page fetches.
+ * The page imports the library from `src/` and tfjs-backend-wasm's binaries
+ * with `?url`; `examples/data/` is the public folder (the Fashion-MNIST files
+ * are fetched at run time).
  */
 import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vite';
@@ -24,11 +24,13 @@ export default defineConfig({
   root: here,
   // Relative asset URLs: the build works from any folder of any static server.
   base: './',
-  // The data files come in through `?url` imports, not a copied public folder.
-  publicDir: false,
+  // The Fashion-MNIST files, served as they are (and copied into the build).
+  // Not `?url` imports: Vite's dev server takes a path without an extension
+  // for a JavaScript module and would serve the IDX files transformed.
+  publicDir: fileURLToPath(new URL('../data', import.meta.url)),
   server: {
     headers: crossOriginIsolation,
-    // The page reaches up to ../../src, ../data and node_modules.
+    // The page reaches up to ../../src, ../lib and node_modules.
     fs: { allow: [repoRoot] },
   },
   preview: { headers: crossOriginIsolation },
@@ -42,7 +44,5 @@ export default defineConfig({
     // original name: a minified bundle renames what that text refers to, and
     // every worker fails with "e is not defined".
     minify: false,
-    // The IDX files have no extension: name them `name-hash`, not `name-hash.`.
-    rolldownOptions: { output: { assetFileNames: 'assets/[name]-[hash][extname]' } },
   },
 });

@@ -17,7 +17,9 @@
  * Flags: `--backend auto|webgpu|webgl|wasm|cpu` (default wasm; the Chromium
  * flags follow `run.ts`: SwiftShader for WebGL and WebGPU), `--steps N`
  * (default 5), `--threads N` (WASM threads, `?threads=N`), `--screenshot PATH` (default
- * `bench-results/browser-example.png`), `--browser PATH`, `--headed`. Exit
+ * `bench-results/browser-example.png`), `--dev` (load it from Vite's dev
+ * server, as `npm run example:browser` serves it, instead of a build),
+ * `--browser PATH`, `--headed`. Exit
  * status 1 on failure.
  */
 import { createServer, type Server } from 'node:http';
@@ -27,7 +29,7 @@ import { dirname, extname, join, normalize, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { chromium } from 'playwright-core';
-import { build } from 'vite';
+import { build, createServer as createViteServer, type ViteDevServer } from 'vite';
 import type { ExampleState } from '../../examples/browser/main.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -58,6 +60,17 @@ async function buildPage(outDir: string): Promise<void> {
     logLevel: 'warn',
     build: { outDir, emptyOutDir: true },
   });
+}
+
+/** Vite's dev server instead of a build (`--dev`): what `npm run example:browser` serves. */
+async function startDevServer(): Promise<{ vite: ViteDevServer; port: number }> {
+  const vite = await createViteServer({
+    configFile: join(root, 'examples/browser/vite.config.ts'),
+    logLevel: 'warn',
+    server: { host: '127.0.0.1', port: 0 },
+  });
+  await vite.listen();
+  return { vite, port: (vite.httpServer!.address() as { port: number }).port };
 }
 
 /** Serves the built folder, cross-origin isolated. */
@@ -129,6 +142,7 @@ async function main(): Promise<number> {
       screenshot: { type: 'string', default: 'bench-results/browser-example.png' },
       browser: { type: 'string', default: '/usr/bin/chromium' },
       headed: { type: 'boolean' },
+      dev: { type: 'boolean' },
     },
   });
   const backend = values.backend;
@@ -146,13 +160,20 @@ async function main(): Promise<number> {
   const userDataDir = mkdtempSync(join(tmpdir(), 'mimkit-chromium-'));
   const log: string[] = [];
   let server: Server | undefined;
+  let vite: ViteDevServer | undefined;
   let why: string[] = [];
   let s: ExampleState | undefined;
   try {
-    await buildPage(dir);
+    let port: number;
+    if (values.dev) {
+      ({ vite, port } = await startDevServer());
+    } else {
+      await buildPage(dir);
+      const served = await serve(dir);
+      server = served.server;
+      port = served.port;
+    }
     const tBuild = performance.now();
-    const served = await serve(dir);
-    server = served.server;
     const ctx = await chromium.launchPersistentContext(userDataDir, {
       executablePath: values.browser, headless: false, ignoreDefaultArgs: ['--headless'],
       args: [...BASE_FLAGS.filter((f) => !(values.headed && f.startsWith('--headless'))), ...flags],
@@ -170,7 +191,7 @@ async function main(): Promise<number> {
       });
       uncaught.catch(() => undefined); // still seen by the race below; later errors only go to the log
       const threads = values.threads === undefined ? '' : `&threads=${encodeURIComponent(values.threads)}`;
-      await page.goto(`http://127.0.0.1:${served.port}/?backend=${backend}&steps=${steps}${threads}`);
+      await page.goto(`http://127.0.0.1:${port}/?backend=${backend}&steps=${steps}${threads}`);
       await Promise.race([
         uncaught,
         page.waitForFunction(
@@ -190,7 +211,7 @@ async function main(): Promise<number> {
         `${why.length === 0 ? 'PASS' : 'FAIL'} browser example on ${s.backend ?? backend}${s.backendInfo ? ` (${s.backendInfo})` : ''}: ` +
           `${s.step} steps, losses ${s.losses.map((l) => l.toFixed(4)).join(' ')}, ` +
           `held-out ${s.heldOut.map((p) => `${p.step}:${p.loss.toFixed(4)}`).join(' ')}, tensors ${s.tensorCounts.join(',')}, ` +
-          `last step ${s.lastStepMs.toFixed(0)} ms; build ${((tBuild - t0) / 1000).toFixed(1)} s, page ${tTrain.toFixed(1)} s; screenshot ${screenshot}`,
+          `last step ${s.lastStepMs.toFixed(0)} ms; ${values.dev ? 'dev server' : 'build'} ${((tBuild - t0) / 1000).toFixed(1)} s, page ${tTrain.toFixed(1)} s; screenshot ${screenshot}`,
       );
     } finally {
       await ctx.close();
@@ -201,6 +222,7 @@ async function main(): Promise<number> {
     console.log(`FAIL browser example on ${backend}: ${msg.split('\n')[0]}`);
   } finally {
     server?.close();
+    await vite?.close();
     rmSync(dir, { recursive: true, force: true });
     rmSync(userDataDir, { recursive: true, force: true });
   }
