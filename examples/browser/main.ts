@@ -276,8 +276,7 @@ function drawLoss(): void {
   }
   ctx.textAlign = 'center';
   ctx.textBaseline = 'top';
-  for (let i = 0; i <= 4; i++) {
-    const s = Math.round((lastStep * i) / 4);
+  for (const s of new Set([0, 1, 2, 3, 4].map((i) => Math.round((lastStep * i) / 4)))) {
     ctx.fillText(String(s), x(s), h - m.bottom + 5);
   }
   ctx.fillText('step', (m.left + w - m.right) / 2, h - 14);
@@ -332,15 +331,16 @@ function fail(e: unknown): void {
 
 async function main(): Promise<void> {
   const q = new URLSearchParams(location.search);
-  const choice = parseChoice(q.get('backend'));
-  let stepLimit = positiveInt('steps', q.get('steps'));
-  const threads = positiveInt('threads', q.get('threads'));
-  ui.backend.value = choice;
-  // A model's weights live on one backend: another backend is another page load.
+  // A model's weights live on one backend: another backend is another page
+  // load (installed first, so that a bad `?backend` can be fixed from here).
   ui.backend.addEventListener('change', () => {
     q.set('backend', ui.backend.value);
     location.search = q.toString();
   });
+  const choice = parseChoice(q.get('backend'));
+  let stepLimit = positiveInt('steps', q.get('steps'));
+  const threads = positiveInt('threads', q.get('threads'));
+  ui.backend.value = choice;
 
   state.backend = await startBackend(choice, threads);
   state.backendInfo = await describeBackend(state.backend);
