@@ -57,6 +57,8 @@ export interface ExampleState {
   backend: BackendName | null;
   /** Backend details for the status line (threads, renderer). */
   backendInfo: string;
+  /** For `auto`: the backends tried before, and why each could not start. */
+  skipped: string[];
   crossOriginIsolated: boolean;
   /** Steps done. */
   step: number;
@@ -81,7 +83,7 @@ declare global {
 }
 
 const state: ExampleState = {
-  backend: null, backendInfo: '', crossOriginIsolated: globalThis.crossOriginIsolated === true,
+  backend: null, backendInfo: '', skipped: [], crossOriginIsolated: globalThis.crossOriginIsolated === true,
   step: 0, losses: [], tensorCounts: [], heldOut: [], lastStepMs: 0, running: false, done: false, error: null,
 };
 window.__mimkitExample = state;
@@ -121,7 +123,7 @@ const message = (e: unknown): string => (e instanceof Error ? e.message : String
  * starts: `tf.setBackend` resolves false (or throws) when a backend cannot
  * initialise, e.g. no WebGPU adapter or no WebGL context.
  */
-async function startBackend(choice: BackendChoice, threads: number | null): Promise<BackendName> {
+async function startBackend(choice: BackendChoice, threads: number | null, skipped: string[]): Promise<BackendName> {
   // Vite gives each binary its own (hashed) URL; tfjs picks one of the three by the browser's features.
   setWasmPaths({
     'tfjs-backend-wasm.wasm': wasmPlainUrl,
@@ -130,19 +132,18 @@ async function startBackend(choice: BackendChoice, threads: number | null): Prom
   });
   // Threads need cross-origin isolation (SharedArrayBuffer); without it tfjs runs one.
   if (threads !== null) setThreadsCount(threads);
-  const failures: string[] = [];
   for (const name of choice === 'auto' ? BACKENDS : [choice]) {
     try {
       if (await tf.setBackend(name)) {
         await tf.ready();
         return name;
       }
-      failures.push(`${name}: could not start`);
+      skipped.push(`${name}: could not start`);
     } catch (e) {
-      failures.push(`${name}: ${message(e)}`);
+      skipped.push(`${name}: ${message(e)}`);
     }
   }
-  throw new Error(`no backend started (${failures.join('; ')})`);
+  throw new Error(`no backend started (${skipped.join('; ')})`);
 }
 
 async function describeBackend(name: BackendName): Promise<string> {
@@ -313,7 +314,8 @@ function showStatus(): void {
   const held = state.heldOut.at(-1);
   ui.status.textContent =
     `backend ${state.backend ?? '?'}${state.backendInfo ? ` (${state.backendInfo})` : ''}, ` +
-    `cross-origin isolated: ${state.crossOriginIsolated ? 'yes' : 'no'}\n` +
+    `cross-origin isolated: ${state.crossOriginIsolated ? 'yes' : 'no'}` +
+    `${state.skipped.length > 0 ? `\nnot started: ${state.skipped.join('; ')}` : ''}\n` +
     `step ${state.step}${last === undefined ? '' : `, loss ${last.toFixed(4)}`}` +
     `${held === undefined ? '' : `, held-out ${held.loss.toFixed(4)} (step ${held.step})`}` +
     `${state.lastStepMs ? `, ${state.lastStepMs.toFixed(0)} ms/step` : ''}, ` +
@@ -342,7 +344,7 @@ async function main(): Promise<void> {
   const threads = positiveInt('threads', q.get('threads'));
   ui.backend.value = choice;
 
-  state.backend = await startBackend(choice, threads);
+  state.backend = await startBackend(choice, threads, state.skipped);
   state.backendInfo = await describeBackend(state.backend);
   ui.status.textContent = `backend ${state.backend}: loading Fashion-MNIST...`;
   const [train, test] = await Promise.all([

@@ -208,7 +208,8 @@ async function main(): Promise<number> {
       await page.screenshot({ path: screenshot, fullPage: true });
       const tTrain = (performance.now() - tBuild) / 1000;
       console.log(
-        `${why.length === 0 ? 'PASS' : 'FAIL'} browser example on ${s.backend ?? backend}${s.backendInfo ? ` (${s.backendInfo})` : ''}: ` +
+        `${why.length === 0 ? 'PASS' : 'FAIL'} browser example on ${s.backend ?? backend}${s.backendInfo ? ` (${s.backendInfo})` : ''}` +
+          `${s.skipped.length > 0 ? ` [not started: ${s.skipped.join('; ')}]` : ''}: ` +
           `${s.step} steps, losses ${s.losses.map((l) => l.toFixed(4)).join(' ')}, ` +
           `held-out ${s.heldOut.map((p) => `${p.step}:${p.loss.toFixed(4)}`).join(' ')}, tensors ${s.tensorCounts.join(',')}, ` +
           `last step ${s.lastStepMs.toFixed(0)} ms; ${values.dev ? 'dev server' : 'build'} ${((tBuild - t0) / 1000).toFixed(1)} s, page ${tTrain.toFixed(1)} s; screenshot ${screenshot}`,
