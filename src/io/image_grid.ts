@@ -212,8 +212,10 @@ function checkMask(fn: string, imgs: tf.Tensor, mask: tf.Tensor, patchSize: numb
  */
 function pixelMask(mask: tf.Tensor, gh: number, gw: number, p: number): tf.Tensor {
   const b = mask.shape[0]!;
-  const m = tf.reshape(tf.cast(mask, 'float32'), [b, gh, 1, gw, 1, 1]);
-  return tf.reshape(tf.tile(m, [1, 1, p, 1, p, 1]), [b, gh * p, gw * p, 1]);
+  // Rows, then columns, each a rank-4 tile: tfjs-backend-webgpu runs a tile
+  // of rank 5 or more on the CPU after a synchronous read, which fails in a page.
+  const rows = tf.reshape(tf.tile(tf.reshape(tf.cast(mask, 'float32'), [b, gh, 1, gw]), [1, 1, p, 1]), [b, gh * p, gw, 1]);
+  return tf.reshape(tf.tile(rows, [1, 1, 1, p]), [b, gh * p, gw * p, 1]);
 }
 
 function fillValues(fn: string, fill: number | number[], c: number): number[] {
