@@ -514,8 +514,12 @@ export class MAE extends Module {
       } else if (target === 'meanColor') {
         full = tf.reshape(tf.tile(tf.reshape(pred, [B, L, 1, C]), [1, 1, p * p, 1]), [B, L, p * p * C]);
       } else if (target === 'downsampled') {
+        // Each of the s x s values fills an f x f block: repeat along the
+        // columns, then along the rows (two rank-3 tiles; tfjs-backend-webgpu
+        // runs a rank-6 tile on the CPU after a synchronous read).
         const f = p / s;
-        const up = tf.tile(tf.reshape(pred, [B * L, s, 1, s, 1, C]), [1, 1, f, 1, f, 1]);
+        const cols = tf.tile(tf.reshape(pred, [B * L * s * s, 1, C]), [1, f, 1]);
+        const up = tf.tile(tf.reshape(cols, [B * L * s, 1, s * f * C]), [1, f, 1]);
         full = tf.reshape(up, [B, L, p * p * C]);
       }
       return unpatchify(full, p, gh, gw, C);
