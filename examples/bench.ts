@@ -63,9 +63,11 @@ const USAGE = `usage: tsx examples/bench.ts [options]
   --models LIST      comma-separated, of mae,${BENCH_MODELS.join(',')}, or all
                      (default all): MAE's step at mask 0.75 and 0, then one
                      step of each other model (examples/lib/bench-models.ts)
-  --checkpointing M  activation checkpointing: off (default: every figure
-                     without recomputation), on, or auto (the library's
-                     default: on where a stack's training memory > 1 GiB)
+  --checkpointing M  activation checkpointing: auto (default, the library's
+                     default: on for a stack whose estimated training memory
+                     exceeds 1 GiB, e.g. MAE's encoder at mask 0 and batch 64,
+                     and DINO's, which does not fit WASM's 4 GB heap
+                     without it), off (no recomputation anywhere), or on
   --torch            also time PyTorch (one thread) with examples/bench_torch.py
   --out PATH         JSON results (default bench-results/mae-step.json)
   --quick            smoke run: a tiny model, batch 8, 1 timed step
@@ -217,7 +219,12 @@ function timeRunner(runner: StepRunner, steps: number, warmup: number): Timed {
     }
   } finally {
     meter.uninstall();
-    runner.dispose();
+    try {
+      runner.dispose();
+    } catch {
+      // After a failed step (typically the WASM heap's abort) the backend is
+      // unusable and freeing throws too; the step's own error is the one to report.
+    }
   }
   return { stepMs, lastLoss, peakTensorBytes: meter.peakBytes || undefined, kernelsPerStep: kernelsPerStep || undefined, wasmHeapBytes: wasmHeapBytes() };
 }
@@ -337,7 +344,7 @@ async function main(): Promise<void> {
     ? { ...maeTiny, embedDim: 32, depth: 2, numHeads: 2, decoderEmbedDim: 16, decoderDepth: 1, decoderNumHeads: 2, seed: 0 }
     : { ...maeTiny, seed: 0 };
   const maskRatios = [0.75, 0];
-  const ckptFlag = values.checkpointing ?? 'off';
+  const ckptFlag = values.checkpointing ?? 'auto';
   const CKPT: Record<string, Checkpointing> = { off: false, on: true, auto: 'auto' };
   if (!(ckptFlag in CKPT)) throw new Error(`--checkpointing must be off, on or auto, got '${ckptFlag}'`);
   const checkpointing = CKPT[ckptFlag]!;

@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { serialization } from '@tensorflow/tfjs-core';
 import { Module, type Weight } from './module.js';
 import { CONFIG_LIMITS, checkTensorArg, optionalBool, requireConfig, requireInt, requireNumber } from '../utils/config.js';
+import { sumRows } from '../ops/matmul.js';
 
 /** Config of {@link LayerNorm}. */
 export interface LayerNormConfig {
@@ -39,10 +40,6 @@ function inputGrad(g: tf.Tensor, xhat: tf.Tensor, rstd: tf.Tensor): tf.Tensor {
   return tf.mul(tf.sub(tf.sub(g, mg), tf.mul(xhat, mgx)), rstd);
 }
 
-/** Sum over every axis but the last, `[..., D]` -> `[D]`. */
-function sumRows(t: tf.Tensor): tf.Tensor {
-  return tf.sum(tf.reshape(t, [-1, t.shape[t.rank - 1]!]), 0);
-}
 
 const layerNormAffine = tf.customGrad(((x: tf.Tensor, w: tf.Tensor, b: tf.Tensor, eps: tf.Tensor, save: tf.GradSaveFunc) => {
   const { xhat, rstd } = normalise(x, eps);

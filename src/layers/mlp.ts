@@ -34,8 +34,13 @@ const geluWithGrad = tf.customGrad(((x: tf.Tensor, save: tf.GradSaveFunc) => {
     gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
       tf.tidy(() => {
         const [sx, scdf] = saved as [tf.Tensor, tf.Tensor];
-        // x * phi(x) = x / sqrt(2 pi) * exp(-x^2 / 2)
-        const xPdf = tf.mul(tf.mul(sx, INV_SQRT_2PI), tf.exp(tf.mul(tf.square(sx), -0.5)));
+        // x * phi(x) = x / sqrt(2 pi) * exp(v), v = -x^2 / 2 <= 0. exp(v) is
+        // taken as s / (1 - s) with s = sigmoid(v): tfjs-wasm's Sigmoid is
+        // XNNPACK's vectorised kernel, its Exp a scalar loop (9 vs 24-36 ms
+        // over 2M values); for v <= 0, 1 - s >= 1/2 and the quotient is
+        // within 4e-7 (relative) of exp(v).
+        const s = tf.sigmoid(tf.mul(tf.square(sx), -0.5));
+        const xPdf = tf.mul(tf.mul(sx, INV_SQRT_2PI), tf.div(s, tf.sub(1, s)));
         return tf.mul(dy, tf.add(scdf, xPdf));
       }),
   };

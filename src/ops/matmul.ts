@@ -148,6 +148,20 @@ export function matMul(a: tf.Tensor, b: tf.Tensor, transposeA = false, transpose
 }
 
 /**
+ * Sum over every axis but the last, `[..., D]` -> `[D]` (a bias or
+ * LayerNorm-affine gradient), computed as `ones[1, M] @ t[M, D]`: tfjs-wasm's
+ * `Sum` over a leading axis transposes first (4.5 ms for `[4160, 512]`),
+ * while the product is one XNNPACK call (0.4 ms).
+ */
+export function sumRows(t: tf.Tensor): tf.Tensor {
+  return tf.tidy(() => {
+    const d = t.shape[t.rank - 1]!;
+    const rows = tf.reshape(t, [-1, d]);
+    return tf.reshape(tf.matMul(tf.ones([1, rows.shape[0]!]), rows), [d]);
+  });
+}
+
+/**
  * `x W + b` for rank-2 `x`, with the bias added inside the product
  * (`tf.fused.matMul`: on WASM, XNNPACK starts its accumulators at the bias,
  * saving a pass over the output) and its own gradient, whose products take
@@ -159,7 +173,7 @@ const linearWithBias = tf.customGrad(((x: tf.Tensor, w: tf.Tensor, b: tf.Tensor,
     value: tf.fused.matMul({ a: x as tf.Tensor2D, b: w as tf.Tensor2D, bias: b }),
     gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
       const [sx, sw] = saved as [tf.Tensor, tf.Tensor];
-      return [rawMatMul(dy, sw, false, true), rawMatMul(sx, dy, true, false), tf.sum(dy, 0)];
+      return [rawMatMul(dy, sw, false, true), rawMatMul(sx, dy, true, false), sumRows(dy)];
     },
   };
 }) as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as (x: tf.Tensor, w: tf.Tensor, b: tf.Tensor) => tf.Tensor;

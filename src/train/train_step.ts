@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { releaseTapeEarly } from './release_tape.js';
 import { ensureGradients } from '../ops/gradients.js';
+import { shareWasmIdentity } from '../ops/wasm_identity.js';
 import { Module } from '../layers/module.js';
 import type { GradientOptimizer } from './adamw.js';
 import { clipGradNorm, clipGradNormTensor, globalGradNorm, normTensor } from './clip_grad.js';
@@ -189,6 +190,8 @@ function checkStep(
  * without this each failed step would leak the whole forward pass.
  */
 function variableGradsOrRelease(lossFn: () => tf.Scalar, vars: tf.Variable[]): { value: tf.Scalar; grads: tf.NamedTensorMap } {
+  // WASM: tensors saved for the backward pass share memory instead of being copied.
+  shareWasmIdentity();
   try {
     return tf.variableGrads(() => {
       const loss = lossFn();

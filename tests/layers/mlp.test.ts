@@ -31,6 +31,14 @@ describe('gelu', () => {
     y.dispose();
     x.dispose();
   });
+
+  it('gradient far in the tails: 1 for large x, 0 for very negative x (exp(-x^2/2) underflows cleanly)', () => {
+    // x * phi(x) at 6 is 6 * 6.08e-9; at 15 exp(-112.5) is below float32's range.
+    const x = tf.tensor1d([6, -6, 15, -15]);
+    const g = tf.grad((t: tf.Tensor) => tf.sum(gelu(t)))(x);
+    expectClose(g, [1 + 6 * 6.075882849823286e-9 - 9.865876450376946e-10, -6 * 6.075882849823286e-9 + 9.865876450376946e-10, 1, 0], 1e-7, 1e-6);
+    tf.dispose([x, g]);
+  });
 });
 
 describe('Mlp', () => {
