@@ -249,3 +249,21 @@ describe('examples/bench.ts', () => {
     expect(b.stderr).toMatch(/--checkpointing must be off, on or auto, got 'yes'/);
   });
 });
+
+describe('examples/profile-step.ts', () => {
+  it('--quick profiles one step: wall time, kernels by name and products by shape with their GFLOP/s', async () => {
+    const r = await runExample('profile-step.ts', ['--quick', '--backend', backend, '--top', '5']);
+    expect(r.stderr).not.toMatch(/Error/);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^step \d+ ms \(unprofiled\)$/m);
+    const kernels = Number(/^(\d+) kernels$/m.exec(r.stdout)?.[1]);
+    expect(kernels).toBeGreaterThan(100);
+    const byName = r.stdout.split('kernel                        ms   calls\n')[1]!.split('\n\n')[0]!.trim().split('\n');
+    expect(byName).toHaveLength(5);
+    // A product row: time, calls, GFLOP/s, kernel and its input shapes.
+    expect(r.stdout).toMatch(/^\s+\d+\s+\d+\s+\d+\.\d  \S*MatMul\S* \[\[/m);
+    const bad = await runExample('profile-step.ts', ['--mask', '1']);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/--mask must be a number in \[0, 0\.99\], got '1'/);
+  });
+});
