@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { halfPrecisionBackend } from '../utils/precision.js';
 
 /**
  * The value an additive attention mask puts at a forbidden (query, key) pair:
@@ -13,6 +14,20 @@ import * as tf from '@tensorflow/tfjs-core';
 export const MASK_VALUE = -1e9;
 
 /**
+ * The masked value on a 16-bit float backend (`halfPrecisionBackend()`, e.g.
+ * WebGL with float16 textures): `-1e4`. float16's largest finite value is
+ * 65504, and `-1e9` did not survive the upload there (a CLIP text tower's
+ * causal mask read back NaN and every loss was NaN); `-1e4` and a sum of two
+ * masks (`-2e4`) stay finite, and `exp(-1e4 - max)` is still exactly 0.
+ */
+export const HALF_PRECISION_MASK_VALUE = -1e4;
+
+/** {@link MASK_VALUE}, or {@link HALF_PRECISION_MASK_VALUE} on a 16-bit float backend. */
+export function maskValue(): number {
+  return halfPrecisionBackend() ? HALF_PRECISION_MASK_VALUE : MASK_VALUE;
+}
+
+/**
  * Additive causal mask `[n, n]` (GPT, CLIP's text tower: open_clip
  * `build_causal_mask`): entry `(query i, key j)` is 0 where `j <= i` and
  * {@link MASK_VALUE} (`-1e9`, effectively `-inf`, see there) where `j > i`,
@@ -22,7 +37,8 @@ export const MASK_VALUE = -1e9;
 export function causalMask(n: number): tf.Tensor2D {
   if (!Number.isInteger(n) || n <= 0) throw new Error(`causalMask: n must be a positive integer, got ${n}`);
   const data = new Float32Array(n * n);
-  for (let i = 0; i < n; i++) for (let j = i + 1; j < n; j++) data[i * n + j] = MASK_VALUE;
+  const v = maskValue();
+  for (let i = 0; i < n; i++) for (let j = i + 1; j < n; j++) data[i * n + j] = v;
   return tf.tensor2d(data, [n, n], 'float32');
 }
 
@@ -46,7 +62,7 @@ export function keyPaddingMask(padding: tf.Tensor): tf.Tensor4D {
   const [b, l] = padding.shape as [number, number];
   return tf.tidy(() => {
     const isPad = tf.notEqual(padding, tf.scalar(0, padding.dtype));
-    return tf.reshape(tf.where(isPad, tf.fill([b, l], MASK_VALUE), tf.zeros([b, l])), [b, 1, 1, l]) as tf.Tensor4D;
+    return tf.reshape(tf.where(isPad, tf.fill([b, l], maskValue()), tf.zeros([b, l])), [b, 1, 1, l]) as tf.Tensor4D;
   });
 }
 

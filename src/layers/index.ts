@@ -58,7 +58,7 @@ export {
   type MultiwayAttentionForwardOptions,
   type MultiwayBlockOutput,
 } from './multiway.js';
-export { causalMask, keyPaddingMask, combineMasks, checkAttnMask, MASK_VALUE } from './attention_mask.js';
+export { causalMask, keyPaddingMask, combineMasks, checkAttnMask, MASK_VALUE, HALF_PRECISION_MASK_VALUE, maskValue } from './attention_mask.js';
 export {
   ModuleList,
   ModuleDict,

@@ -162,3 +162,30 @@ describe('attention masks', () => {
     expect(tf.memory().numTensors).toBe(before);
   });
 });
+
+describe('masks on a 16-bit float backend', () => {
+  it('use -1e4 (finite in float16, -1e9 is not) and still give zero attention to masked keys', async () => {
+    const { HALF_PRECISION_MASK_VALUE, maskValue } = await import('../../src/layers/index.js');
+    const b = tf.backend() as unknown as { floatPrecision(): number };
+    const original = b.floatPrecision;
+    expect(maskValue()).toBe(MASK_VALUE);
+    b.floatPrecision = () => 16;
+    try {
+      expect(maskValue()).toBe(HALF_PRECISION_MASK_VALUE);
+      const c = causalMask(3);
+      expect(Array.from(c.dataSync())).toEqual([0, -1e4, -1e4, 0, 0, -1e4, 0, 0, 0]);
+      const p = keyPaddingMask(tf.tensor2d([[0, 1]], [1, 2], 'int32'));
+      expect(Array.from(p.dataSync())).toEqual([0, -1e4]);
+      // Sums of two masks stay inside float16's range (65504).
+      const both = combineMasks(causalMask(2), keyPaddingMask(tf.tensor2d([[0, 1]], [1, 2], 'int32')))!;
+      expect(Math.min(...both.dataSync())).toBe(-2e4);
+      // Softmax of logits + mask: exactly 0 at the masked keys.
+      const probs = tf.softmax(tf.add(tf.tensor2d([[3, 40, -2]]), tf.tensor2d([[0, -1e4, 0]])));
+      expect(probs.dataSync()[1]).toBe(0);
+      tf.dispose([c, p, both, probs]);
+    } finally {
+      b.floatPrecision = original;
+    }
+    expect(maskValue()).toBe(MASK_VALUE);
+  });
+});

@@ -276,6 +276,7 @@ export const EXPORT_CASES: Record<string, Entry> = {
   gaussianKernel1d: [...f('gaussianKernel1d', [-1, 2], /gaussianKernel1d: sigma must be a finite number > 0, got -1/), ...f('gaussianKernel1d', [1, -1], /gaussianKernel1d: radius must be an integer in \[0, 4096\], got -1/)],
   globalGradNormAsync: { exempt: 'async (a rejected promise); shares globalGradNorm\'s input handling' },
   halfPrecisionBackend: { exempt: 'takes no input; reports the active backend\'s float precision' },
+  maskValue: { exempt: 'takes no input; the additive mask value for the active backend\'s float precision' },
   interpolationMatrix: f('interpolationMatrix', [0, 2], /interpolationMatrix: inSize must be a positive integer, got 0/),
   isFloatDtype: { exempt: 'a predicate on any value, never throws' },
   joinParams: f('joinParams', [null], /joinParams: parts must be an object of Modules or Maps by name, got null/),
