@@ -4,6 +4,7 @@
  */
 export { matMul, linear, setExplicitTranspose, setBatchedMatMulPath, type BatchedPath } from './matmul.js';
 export { ensureGradients } from './gradients.js';
+export { shareWasmIdentity } from './wasm_identity.js';
 export { gatherTokens, restoreTokens, type TokenIndexOptions } from './permute.js';
 export {
   interpolationMatrix,

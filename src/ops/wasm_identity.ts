@@ -30,7 +30,17 @@ const shared: tf.KernelConfig = {
 /**
  * Installs the sharing `Identity` for the WASM backend (see above) when WASM
  * is the active backend and its stock kernel is registered; otherwise does
- * nothing. Idempotent; `trainStep` and `trainStepAsync` call it.
+ * nothing. Idempotent; `trainStep` and `trainStepAsync` call it, so only a
+ * training loop of your own around `tf.variableGrads` needs to call it (once,
+ * after `tf.setBackend('wasm')`). It changes no value, only memory and time.
+ *
+ * @example
+ * ```ts
+ * import { shareWasmIdentity } from 'mimkit';
+ * await tf.setBackend('wasm');
+ * shareWasmIdentity();
+ * const { value, grads } = tf.variableGrads(() => model.forward(x).loss);
+ * ```
  */
 export function shareWasmIdentity(): void {
   if (tf.getBackend() !== 'wasm') return;

@@ -277,6 +277,7 @@ export const EXPORT_CASES: Record<string, Entry> = {
   globalGradNormAsync: { exempt: 'async (a rejected promise); shares globalGradNorm\'s input handling' },
   halfPrecisionBackend: { exempt: 'takes no input; reports the active backend\'s float precision' },
   maskValue: { exempt: 'takes no input; the additive mask value for the active backend\'s float precision' },
+  shareWasmIdentity: { exempt: 'takes no input; installs a kernel when WASM is the active backend' },
   interpolationMatrix: f('interpolationMatrix', [0, 2], /interpolationMatrix: inSize must be a positive integer, got 0/),
   isFloatDtype: { exempt: 'a predicate on any value, never throws' },
   joinParams: f('joinParams', [null], /joinParams: parts must be an object of Modules or Maps by name, got null/),
