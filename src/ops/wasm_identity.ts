@@ -36,9 +36,12 @@ const shared: tf.KernelConfig = {
  *
  * @example
  * ```ts
- * import { shareWasmIdentity } from 'mimkit';
+ * import * as tf from '@tensorflow/tfjs-core';
+ * import { MAE, maeMicro, shareWasmIdentity } from 'mimkit';
  * await tf.setBackend('wasm');
  * shareWasmIdentity();
+ * const model = new MAE(maeMicro);
+ * const x = tf.randomUniform([2, 32, 32, 3]);
  * const { value, grads } = tf.variableGrads(() => model.forward(x).loss);
  * ```
  */
