@@ -113,6 +113,21 @@ export function resolveCheckpointing(
 }
 
 /**
+ * Throws when a checkpointed `layer` (anything with a `name` and a
+ * `config.dropPath`) would run with drop path in training mode: the
+ * recomputation would draw another path, so the gradients would be wrong.
+ * `who` starts the message.
+ */
+export function refuseDropPath(layer: { readonly name: string; readonly config: { readonly dropPath: number } }, training: boolean | undefined, who: string): void {
+  if (training && layer.config.dropPath > 0) {
+    throw new Error(
+      `${who}: block '${layer.name}' has drop path ${layer.config.dropPath} in training mode; a recomputed block would ` +
+        'draw another path. Turn checkpointing off or set the drop path rate to 0',
+    );
+  }
+}
+
+/**
  * One transformer block's forward as a stack runs it, checkpointed
  * ({@link layers.checkpoint | checkpoint}) when `checkpointing` is set and the call allows it:
  * not when attention maps are asked for (they are forward-only), and not in
@@ -126,12 +141,7 @@ export function runBlock(
   checkpointing: boolean,
 ): BlockOutput {
   if (!checkpointing || options.returnAttention) return blk.forward(x, options);
-  if (options.training && blk.config.dropPath > 0) {
-    throw new Error(
-      `checkpointing: block '${blk.name}' has drop path ${blk.config.dropPath} in training mode; a recomputed block would ` +
-        'draw another path. Turn checkpointing off or set the drop path rate to 0',
-    );
-  }
+  refuseDropPath(blk, options.training, 'checkpointing');
   // The relative position bias and the attention mask go through as inputs
   // of the checkpointed function, so the recomputation sees the same tensors.
   const names = (['relPosBias', 'attnMask'] as const).filter((k) => options[k] !== undefined);

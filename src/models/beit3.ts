@@ -13,7 +13,7 @@ import type { VisualTokenizer } from '../tokenizers/types.js';
 import type { Rng } from '../utils/random.js';
 import { readPatchMask } from './beit.js';
 import { checkConfigObject, optionalOneOf } from '../utils/config.js';
-import { checkpoint, resolveCheckpointing, type Checkpointing } from '../layers/checkpoint.js';
+import { checkpoint, refuseDropPath, resolveCheckpointing, type Checkpointing } from '../layers/checkpoint.js';
 import { hostValues } from '../utils/host_values.js';
 
 /**
@@ -484,12 +484,7 @@ export class BEiT3 extends Module {
       const ckpt = options.returnAttention !== true && resolveCheckpointing(this.checkpointing, this.layers, x, options.training);
       for (const layer of this.layers) {
         if (ckpt) {
-          if (options.training && layer.config.dropPath > 0) {
-            throw new Error(
-              `BEiT3: checkpointing with drop path ${layer.config.dropPath} in layer '${layer.name}' in training mode; a recomputed ` +
-                'layer would draw another path. Turn checkpointing off or set dropPathRate to 0',
-            );
-          }
+          refuseDropPath(layer, options.training, 'BEiT3 checkpointing');
           const fwd = (t: tf.Tensor, ...m: tf.Tensor[]): tf.Tensor =>
             layer.forward(t, { splitPosition: split, attnMask: m[0], training: options.training }).out;
           x = checkpoint(layer, fwd, x, ...(attnMask ? [attnMask] : []));
