@@ -99,6 +99,13 @@ function rawMatMul(a: tf.Tensor, b: tf.Tensor, ta: boolean, tb: boolean): tf.Ten
     if (C > 1 && a.size > 0 && b.size > 0) return depthwiseBatchedMatMul(a, b, ta, tb);
   }
   if (useExplicitTranspose() && (ta || tb)) {
+    if (ta && !tb && a.rank === 2 && a.shape[1]! < b.shape[1]!) {
+      // A weight gradient `a^T b` with `a` [R, m], `b` [R, n], m < n:
+      // computed as `(b^T a)^T`. XNNPACK packs its right operand on every
+      // call (a fresh tensor each step), so the narrower one goes there:
+      // [1088, 192] x [1088, 768] took 25 ms instead of 38.
+      return tf.tidy(() => swapLast(tf.matMul(swapLast(b), a)));
+    }
     return tf.tidy(() => tf.matMul(ta ? swapLast(a) : a, tb ? swapLast(b) : b));
   }
   return tf.matMul(a, b, ta, tb);
@@ -149,15 +156,24 @@ export function matMul(a: tf.Tensor, b: tf.Tensor, transposeA = false, transpose
 
 /**
  * Sum over every axis but the last, `[..., D]` -> `[D]` (a bias or
- * LayerNorm-affine gradient), computed as `ones[1, M] @ t[M, D]`: tfjs-wasm's
- * `Sum` over a leading axis transposes first (4.5 ms for `[4160, 512]`),
- * while the product is one XNNPACK call (0.4 ms).
+ * LayerNorm-affine gradient). On WASM it is an average pooling over the
+ * rows (`[1, R, 1, D]`, window `R x 1`) times `R`: XNNPACK reads the rows
+ * once, vectorised over `D`, where `Sum` over a leading axis transposes first
+ * and a product `ones[1, R] @ t` packs `t` as its right operand
+ * (`[4160, 512]`: 1.0 ms against 4.5 ms and 30 ms). Elsewhere it is
+ * `ones[1, R] @ t`.
  */
 export function sumRows(t: tf.Tensor): tf.Tensor {
   return tf.tidy(() => {
     const d = t.shape[t.rank - 1]!;
-    const rows = tf.reshape(t, [-1, d]);
-    return tf.reshape(tf.matMul(tf.ones([1, rows.shape[0]!]), rows), [d]);
+    const r = d === 0 ? 0 : t.size / d;
+    if (r === 0) return tf.zeros([d]);
+    if (tf.getBackend() === 'wasm') {
+      const mean = tf.avgPool(tf.reshape(t, [1, r, 1, d]) as tf.Tensor4D, [r, 1], 1, 'valid');
+      return tf.reshape(tf.mul(mean, r), [d]);
+    }
+    const rows = tf.reshape(t, [r, d]);
+    return tf.reshape(tf.matMul(tf.ones([1, r]), rows), [d]);
   });
 }
 

@@ -135,6 +135,32 @@ describe('matMul', () => {
     }
   }
 
+  it('explicit a^T b with a narrower than b (a weight gradient) runs as (b^T a)^T: hand values, gradients, kernel shapes', async () => {
+    ensureGradients();
+    setExplicitTranspose(true);
+    // a [R=4, 2], b [R=4, 3]: op(a) @ b is [2, 3]; b is wider, so the product packs a, not b.
+    const A = fill(4, 2, (i, j) => 0.5 * i - j + 0.25);
+    const B = fill(4, 3, (i, j) => Math.cos(i - j));
+    const W = fill(2, 3, (i, j) => i + 2 * j - 1);
+    const a = tf.tensor2d(A);
+    const b = tf.tensor2d(B);
+    const wt = tf.tensor2d(W);
+    const profile = await tf.profile(() => matMul(a, b, true, false));
+    tf.dispose(profile.result as tf.Tensor);
+    const products = profile.kernels.filter((q) => /MatMul/.test(q.name)).map((q) => q.inputShapes);
+    expect(products).toEqual([[[3, 4], [4, 2]]]);
+    const before = tf.memory().numTensors;
+    const c = matMul(a, b, true, false);
+    expectMatrix(c, mm(T(A), B));
+    const [da, db] = tf.grads((x: tf.Tensor, y: tf.Tensor) => tf.sum(tf.mul(matMul(x, y, true, false), wt)))([a, b]);
+    // c = a^T b: dc/da = b w^T, dc/db = a w.
+    expectMatrix(da!, mm(B, T(W)));
+    expectMatrix(db!, mm(A, W));
+    tf.dispose([c, da!, db!]);
+    expect(tf.memory().numTensors).toBe(before);
+    tf.dispose([a, b, wt]);
+  });
+
   it('the depthwise path falls back to BatchMatMul for broadcast batch dimensions', () => {
     setBatchedMatMulPath('depthwise');
     const a = tf.ones([2, 3, 4]);
