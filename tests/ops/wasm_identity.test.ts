@@ -62,4 +62,24 @@ describe('sumRows', () => {
     expect(tf.memory().numTensors).toBe(before);
     t.dispose();
   });
+
+  it('equals tf.sum over the leading axes on a larger input, through AvgPool on wasm and a product elsewhere', async () => {
+    const t = tf.randomUniform([3, 700, 37], -1, 1, 'float32', 5);
+    const want = tf.sum(tf.reshape(t, [-1, 37]), 0);
+    const profile = await tf.profile(() => sumRows(t));
+    const got = profile.result as tf.Tensor;
+    expect(got.shape).toEqual([37]);
+    const diff = tf.max(tf.abs(tf.sub(got, want))).dataSync()[0]!;
+    expect(diff).toBeLessThan(1e-3);
+    expect(profile.kernelNames.includes('AvgPool')).toBe(tf.getBackend() === 'wasm');
+    tf.dispose([t, want, got]);
+  });
+
+  it('is zero for an input without rows (tf.sum of an empty tensor is garbage on wasm)', () => {
+    const t = tf.zeros([0, 4]);
+    const s = sumRows(t);
+    expect(s.shape).toEqual([4]);
+    expect(Array.from(s.dataSync())).toEqual([0, 0, 0, 0]);
+    tf.dispose([t, s]);
+  });
 });
