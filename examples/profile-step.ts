@@ -6,6 +6,7 @@
  *     npx tsx examples/profile-step.ts                      # wasm, MAE tiny-32, batch 64, mask 0.75
  *     npx tsx examples/profile-step.ts --mask 0 --batch 16 --backend cpu
  *     npx tsx examples/profile-step.ts --quick              # a tiny model (smoke run)
+ *     npx tsx examples/profile-step.ts --model clip         # another bench model's step
  *
  * Prints the step's wall time, then two tables: per kernel name (time,
  * calls) and per kernel with its input shapes for products, transposes and
@@ -18,6 +19,7 @@
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs-core';
 import { AdamW, MAE, maeMicro, maeTiny, trainStep } from '../src/index.js';
+import { BENCH_MODELS, BENCH_SIZE, QUICK_SIZE, buildBenchStep, type BenchModel } from './lib/bench-models.js';
 import { describeBackend, intFlag, numberFlag, parseBackend, parseThreads, useBackend } from './lib/runtime.js';
 
 const USAGE = `usage: tsx examples/profile-step.ts [options]
@@ -26,7 +28,9 @@ const USAGE = `usage: tsx examples/profile-step.ts [options]
   --mask R        mask ratio in [0, 1) (default 0.75; at 0 the loss covers every patch)
   --top N         rows of each table (default 25)
   --threads N     wasm threads (default 1)
-  --quick         MAE micro instead of tiny-32
+  --model M       mae (default) or one of ${BENCH_MODELS.join(', ')}: the bench's step
+                  for that model (examples/lib/bench-models.ts; --mask is MAE's only)
+  --quick         MAE micro instead of tiny-32 (other models: the bench's quick size)
   --help`;
 
 /** Multiply-add FLOPs of a product from its input shapes (rank-2 or batched, no transposes). */
@@ -45,7 +49,7 @@ async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
       backend: { type: 'string' }, batch: { type: 'string' }, mask: { type: 'string' }, top: { type: 'string' },
-      threads: { type: 'string' }, quick: { type: 'boolean' }, help: { type: 'boolean' },
+      threads: { type: 'string' }, model: { type: 'string' }, quick: { type: 'boolean' }, help: { type: 'boolean' },
     },
   });
   if (values.help) {
@@ -57,24 +61,20 @@ async function main(): Promise<void> {
   const batch = intFlag('batch', values.batch, quick ? 4 : 64);
   const mask = numberFlag('mask', values.mask, 0.75, 0, 0.99);
   const top = intFlag('top', values.top, 25);
+  const modelName = values.model ?? 'mae';
+  if (modelName !== 'mae' && !(BENCH_MODELS as readonly string[]).includes(modelName)) {
+    throw new Error(`--model must be mae or one of ${BENCH_MODELS.join(', ')}, got '${modelName}'`);
+  }
   await useBackend(backend, { threads: parseThreads(values.threads) });
-  console.log(`backend ${await describeBackend()}; MAE ${quick ? 'micro' : 'tiny-32'}, batch ${batch}, mask ${mask}, checkpointing off`);
-  const model = new MAE({ ...(quick ? maeMicro : maeTiny), maskRatio: mask, checkpointing: false, seed: 0 });
-  const opt = new AdamW(model, { lr: 1.5e-4, betas: [0.9, 0.95], weightDecay: 0.05 });
-  const [h, w] = model.config.imgSize;
-  const x = tf.randomUniform([batch, h, w, model.config.inChans], 0, 1, 'float32', 1);
-  const loss = (): tf.Scalar => {
-    if (mask > 0) return model.forward(x, { seed: 1 }).loss;
-    const enc = model.forwardEncoder(x);
-    return model.forwardLoss(x, model.forwardDecoder(enc.latent, enc.idsRestore), tf.onesLike(enc.mask));
-  };
+  const step = modelName === 'mae' ? maeStep(quick, batch, mask) : otherStep(modelName as BenchModel, quick, batch);
+  console.log(`backend ${await describeBackend()}; ${step.label}, batch ${batch}, checkpointing off`);
   try {
-    for (let i = 0; i < 2; i++) trainStep(loss, model, opt);
+    for (let i = 0; i < 2; i++) step.run();
     const t0 = performance.now();
-    trainStep(loss, model, opt);
+    step.run();
     console.log(`step ${(performance.now() - t0).toFixed(0)} ms (unprofiled)`);
     const prof = await tf.profile(() => {
-      trainStep(loss, model, opt);
+      step.run();
     });
     const byName = new Map<string, { ms: number; n: number }>();
     const byShape = new Map<string, { ms: number; n: number; flops: number | null }>();
@@ -103,10 +103,44 @@ async function main(): Promise<void> {
       console.log(`${v.ms.toFixed(0).padStart(6)} ${String(v.n).padStart(6)} ${gflops.padStart(8)}  ${k}`);
     }
   } finally {
-    x.dispose();
-    opt.dispose();
-    model.dispose();
+    step.dispose();
   }
+}
+
+interface ProfiledStep {
+  label: string;
+  run(): void;
+  dispose(): void;
+}
+
+/** MAE tiny-32 (or micro) at the given mask ratio; at 0 the loss covers every patch. */
+function maeStep(quick: boolean, batch: number, mask: number): ProfiledStep {
+  const model = new MAE({ ...(quick ? maeMicro : maeTiny), maskRatio: mask, checkpointing: false, seed: 0 });
+  const opt = new AdamW(model, { lr: 1.5e-4, betas: [0.9, 0.95], weightDecay: 0.05 });
+  const [h, w] = model.config.imgSize;
+  const x = tf.randomUniform([batch, h, w, model.config.inChans], 0, 1, 'float32', 1);
+  const loss = (): tf.Scalar => {
+    if (mask > 0) return model.forward(x, { seed: 1 }).loss;
+    const enc = model.forwardEncoder(x);
+    return model.forwardLoss(x, model.forwardDecoder(enc.latent, enc.idsRestore), tf.onesLike(enc.mask));
+  };
+  return {
+    label: `MAE ${quick ? 'micro' : 'tiny-32'}, mask ${mask}`,
+    run: () => {
+      trainStep(loss, model, opt);
+    },
+    dispose: () => {
+      x.dispose();
+      opt.dispose();
+      model.dispose();
+    },
+  };
+}
+
+/** One of the bench's other models (`examples/lib/bench-models.ts`), its own masking. */
+function otherStep(model: BenchModel, quick: boolean, batch: number): ProfiledStep {
+  const runner = buildBenchStep(model, batch, false, quick ? QUICK_SIZE : BENCH_SIZE);
+  return { label: model, run: () => void runner.step(), dispose: () => runner.dispose() };
 }
 
 main().catch((e: unknown) => {

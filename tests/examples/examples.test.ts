@@ -267,4 +267,16 @@ describe('examples/profile-step.ts', () => {
     expect(bad.code).toBe(1);
     expect(bad.stderr).toMatch(/--mask must be a number in \[0, 0\.99\], got '1'/);
   });
+
+  it('--model profiles another bench model\'s step (FLIP, quick size); an unknown model is refused by name', async () => {
+    const r = await runExample('profile-step.ts', ['--quick', '--backend', backend, '--model', 'flip', '--top', '3']);
+    expect(r.stderr).not.toMatch(/Error/);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/; flip, batch 4, checkpointing off$/m);
+    expect(Number(/^(\d+) kernels$/m.exec(r.stdout)?.[1])).toBeGreaterThan(100);
+    expect(r.stdout).toMatch(/^\s+\d+\s+\d+\s+\d+\.\d  \S*MatMul\S* \[\[/m);
+    const bad = await runExample('profile-step.ts', ['--model', 'vit']);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/--model must be mae or one of simmim, beit, clip, flip, dino, got 'vit'/);
+  });
 });
